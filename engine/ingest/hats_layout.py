@@ -1,0 +1,80 @@
+"""Write the HATS metadata (properties, partition info, _metadata, skymap, collection)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import healpy as hp
+import numpy as np
+from hats.catalog import PartitionInfo
+from hats.catalog.dataset.collection_properties import CollectionProperties
+from hats.catalog.dataset.table_properties import TableProperties
+from hats.io import paths
+from hats.io.parquet_metadata import write_parquet_metadata
+from hats.io.skymap import write_skymap
+from hats.pixel_math.healpix_pixel import HealpixPixel
+
+from engine.sky.healpix import SPATIAL_INDEX_COLUMN, SPATIAL_INDEX_ORDER
+
+SKYMAP_ORDER = 5
+"""Order of the count map we keep (12 288 pixels, a few kB), instead of a point map."""
+
+
+def partition_file(catalog_dir: Path, order: int, ipix: int) -> Path:
+    """Return ``catalog_dir/dataset/Norder=K/Dir=D/Npix=N.parquet``."""
+    return Path(paths.pixel_catalog_file(str(catalog_dir), HealpixPixel(order, ipix)))
+
+
+def margin_name(table: str, margin_arcsec: float) -> str:
+    """Return the margin catalog's folder name, as hats-import names it (``t_10arcs``)."""
+    return f"{table}_{margin_arcsec:g}arcs"
+
+
+def write_catalog_metadata(
+    catalog_dir: Path,
+    *,
+    name: str,
+    kind: str,
+    pixels: list[tuple[int, int]],
+    total_rows: int,
+    ra: str | None,
+    dec: str | None,
+    max_rows: int | None = None,
+    margin_arcsec: float | None = None,
+    primary: str | None = None,
+    histogram: np.ndarray | None = None,
+) -> None:
+    """Write properties, partition_info.csv, dataset/_metadata and _common_metadata."""
+    write_parquet_metadata(str(catalog_dir))
+    hpx = [HealpixPixel(o, p) for o, p in pixels]
+    info = PartitionInfo.from_healpix(hpx)
+    info.write_to_file(paths.get_partition_info_pointer(str(catalog_dir)))
+    fields: dict[str, object] = {
+        "catalog_name": name, "catalog_type": kind, "total_rows": total_rows,
+        "ra_column": ra, "dec_column": dec,
+        "healpix_column": SPATIAL_INDEX_COLUMN, "healpix_order": SPATIAL_INDEX_ORDER,
+        "hats_order": max((o for o, _ in pixels), default=0),
+        "moc_sky_fraction": f"{info.calculate_fractional_coverage() if pixels else 0:0.5f}",
+        "hats_builder": "qserv-access",
+    }
+    if max_rows is not None:
+        fields["hats_max_rows"] = max_rows
+    if kind == "margin":
+        fields["margin_threshold"] = margin_arcsec
+        fields["primary_catalog"] = primary
+    if histogram is not None:
+        per = len(histogram) // hp.order2npix(SKYMAP_ORDER)
+        write_skymap(histogram.reshape(-1, per).sum(axis=1), str(catalog_dir))
+        fields["skymap_order"] = SKYMAP_ORDER
+    TableProperties(**fields).to_properties_file(str(catalog_dir))
+
+
+def write_collection(collection_dir: Path, table: str, margin: str | None) -> None:
+    """Write ``collection.properties`` naming the primary catalog and its margin."""
+    props = CollectionProperties(
+        name=table,
+        hats_primary_table_url=table,
+        all_margins=[margin] if margin else None,
+        default_margin=margin,
+    )
+    props.to_properties_file(str(collection_dir))

@@ -1,0 +1,240 @@
+"""Orchestration of an ingest: probe, pass 1 over files, partitioning, pass 2/3, HATS metadata."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from engine.catalog import IngestedFile, Partition, PublishedTable
+from engine.errors import IngestError, suggest
+from engine.ingest import hats_layout
+from engine.ingest.readers import FileProbe, iter_batches, probe
+from engine.ingest.workers import (
+    PartitionJob,
+    SpillJob,
+    SpillResult,
+    merge_margin,
+    spill_file,
+    write_partition,
+)
+from engine.sky.healpix import SPATIAL_INDEX_COLUMN, pixel_range
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """The files of one ingest, probed, with their unified schema."""
+
+    paths: tuple[str, ...]
+    probes: tuple[FileProbe, ...]
+    schema: pa.Schema
+    """Input columns (``_healpix_29`` excluded), in the first file's order."""
+
+
+def sha256_file(path: str) -> tuple[str, int]:
+    """Return the hex sha256 and size of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(8 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest(), os.path.getsize(path)
+
+
+def probe_inputs(paths: Iterable[str], required: dict[str, str]) -> Inputs:
+    """Probe every file, check required columns and unify their schemas."""
+    probes = []
+    for path in paths:
+        if not Path(path).is_file():
+            raise IngestError(f"{path}: no such file.")
+        found = probe(path)
+        names = [n for n in found.schema.names if n != SPATIAL_INDEX_COLUMN]
+        for role, col in required.items():
+            if col not in names:
+                raise IngestError(
+                    f"{path}: no column '{col}' (given as {role})." + suggest(col, names)
+                    + f" Columns are: {', '.join(names[:20])}."
+                )
+        probes.append(found)
+    first = probes[0].schema
+    names = [n for n in first.names if n != SPATIAL_INDEX_COLUMN]
+    for found in probes[1:]:
+        extra = set(found.schema.names) - set(first.names) - {SPATIAL_INDEX_COLUMN}
+        missing = [n for n in names if n not in found.schema.names]
+        if missing or extra:
+            raise IngestError(
+                f"{found.path}: its columns differ from {probes[0].path}: "
+                f"missing {sorted(missing)}, extra {sorted(extra)}. All files must share columns."
+            )
+    try:
+        schema = pa.unify_schemas(
+            [pa.schema([p.schema.field(n) for n in names]) for p in probes],
+            promote_options="permissive",
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise IngestError(f"Input files have incompatible column types: {exc}") from exc
+    for role, col in required.items():
+        if role in ("ra", "dec") and not (
+            pa.types.is_floating(schema.field(col).type)
+            or pa.types.is_integer(schema.field(col).type)
+        ):
+            bad = next(p.path for p in probes if not pa.types.is_floating(p.schema.field(col).type)
+                       and not pa.types.is_integer(p.schema.field(col).type))
+            raise IngestError(
+                f"{bad}: column '{col}' (given as {role}) has type {schema.field(col).type}; "
+                "it must be numeric, in degrees."
+            )
+    return Inputs(tuple(p.path for p in probes), tuple(probes), schema)
+
+
+def make_pool(workers: int | None) -> Executor:
+    """Return a process pool (spawned: safe with Arrow's threads)."""
+    n = workers or min(os.cpu_count() or 1, 8)
+    return ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"))
+
+
+def run_all(pool: Executor, fn: Callable[..., Any], jobs: list[Any],
+            on_done: Callable[[Any, Any], None]) -> None:
+    """Submit every job; call ``on_done(job, result)`` as each finishes; cancel all on error."""
+    futures = {pool.submit(fn, job): job for job in jobs}
+    try:
+        for fut in as_completed(futures):
+            on_done(futures[fut], fut.result())
+    except BaseException:
+        for fut in futures:
+            fut.cancel()
+        raise
+
+
+def progress_bar(total: int | None, enabled: bool | None, desc: str) -> Any:
+    """Return a tqdm bar (rows), or a no-op one when progress is off."""
+    from tqdm import tqdm
+
+    show = sys.stderr.isatty() if enabled is None else enabled
+    return tqdm(total=total, unit=" rows", unit_scale=True, desc=desc, disable=not show,
+                file=sys.stderr, smoothing=0.1)
+
+
+def merge_id_index(id_spills: list[str], id_column: str, paths: list[str], out: Path) -> int:
+    """Sort every id, fail on duplicates (naming files and rows), write ``id_index.parquet``."""
+    if not id_spills:
+        pq.write_table(pa.table({id_column: pa.array([], pa.int64()),
+                                 SPATIAL_INDEX_COLUMN: pa.array([], pa.int64())}), out)
+        return 0
+    table = pa.concat_tables([pq.read_table(p) for p in id_spills]).sort_by(id_column)
+    ids = table.column(id_column).combine_chunks()
+    if ids.null_count:
+        bad = table.filter(pc.is_null(table.column(id_column))).slice(0, 1).to_pylist()[0]
+        raise IngestError(f"{paths[bad['_file']]}: column '{id_column}' is null at row "
+                          f"{bad['_row']}; ids must be unique and not null.")
+    if len(ids) > 1:
+        dup = pc.equal(ids.slice(1), ids.slice(0, len(ids) - 1))
+        if pc.any(dup).as_py():
+            first = int(np.flatnonzero(dup.to_numpy(zero_copy_only=False))[0])
+            value = ids[first].as_py()
+            rows = table.filter(pc.equal(table.column(id_column), value)).to_pylist()
+            where = "; ".join(f"{paths[r['_file']]} row {r['_row']}" for r in rows[:5])
+            raise IngestError(
+                f"Duplicate id {value!r} in column '{id_column}': {where}. Ids of a director "
+                "table must be unique; remove the duplicates (or ingest without --id)."
+            )
+    pq.write_table(table.select([id_column, SPATIAL_INDEX_COLUMN]), out, compression="zstd",
+                   row_group_size=262_144)
+    return len(ids)
+
+
+def partition_jobs(
+    orders: np.ndarray, ipixs: np.ndarray, results: list[SpillResult], *, catalog_dir: Path,
+    schema: pa.Schema, margin_dir: Path | None, margin_arcsec: float, ra: str | None,
+    dec: str | None, lookup_order: int,
+) -> list[PartitionJob]:
+    """Build one pass-2 job per partition, with the spill row groups overlapping it."""
+    spills = [s for r in results for s in r.spills]
+    arrays = [(path, np.asarray(mins), np.asarray(maxs)) for path, mins, maxs in spills]
+    jobs = []
+    for index, (order, ipix) in enumerate(zip(orders.tolist(), ipixs.tolist(), strict=True)):
+        lo, hi = pixel_range(order, ipix)
+        chosen = []
+        for path, mins, maxs in arrays:
+            groups = np.flatnonzero((maxs >= lo) & (mins < hi))
+            if len(groups):
+                chosen.append((path, tuple(groups.tolist())))
+        jobs.append(PartitionJob(
+            index=index, order=order, ipix=ipix, spills=tuple(chosen),
+            out_path=str(hats_layout.partition_file(catalog_dir, order, ipix)), schema=schema,
+            margin_dir=str(margin_dir) if margin_dir else None, margin_arcsec=margin_arcsec,
+            ra=ra, dec=dec, part_orders=orders, part_ipixs=ipixs, lookup_order=lookup_order,
+        ))
+    return jobs
+
+
+def write_regular(inputs: Inputs, schema: pa.Schema, out: Path) -> int:
+    """Copy every input into one Parquet file (a small, replicated table)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    nrows = 0
+    with pq.ParquetWriter(out, schema, compression="zstd") as writer:
+        for path in inputs.paths:
+            for batch in iter_batches(path, inputs.schema.names):
+                try:
+                    arrays = [batch.column(n).cast(schema.field(n).type) for n in schema.names]
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                    raise IngestError(f"{path}: rows after {nrows} do not match the types of "
+                                      f"the first file: {exc}") from exc
+                writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
+                nrows += batch.num_rows
+    return nrows
+
+
+def old_inputs(old: PublishedTable | None) -> list[str]:
+    """Return the data files of a published version, to stream into an append."""
+    if old is None:
+        return []
+    if old.manifest.regular_files:
+        return [str(old.resolve(p)) for p in old.manifest.regular_files]
+    return [str(old.resolve(p.path)) for p in old.manifest.partitions if p.nrows]
+
+
+def check_not_ingested(old: PublishedTable | None, files: list[str]) -> list[IngestedFile]:
+    """Hash the new files; fail if one of them is already part of the table."""
+    known = {f.sha256: f for f in (old.manifest.ingested_files if old else ())}
+    out = []
+    seen: dict[str, str] = {}
+    for path in files:
+        digest, size = sha256_file(path)
+        if digest in known:
+            raise IngestError(
+                f"{path}: this file (sha256 {digest[:12]}…) is already ingested in table "
+                f"'{old.manifest.name if old else ''}' as {known[digest].path} "
+                f"(version {old.manifest.version if old else 0}); nothing was done."
+            )
+        if digest in seen:
+            raise IngestError(f"{path}: same content as {seen[digest]}, given twice.")
+        seen[digest] = path
+        out.append(IngestedFile(path=str(Path(path).resolve()), sha256=digest, size=size, rows=0))
+    return out
+
+
+def to_partitions(orders: np.ndarray, ipixs: np.ndarray, counts: list[int],
+                  margins: dict[int, int], version_dir: Path, catalog_dir: Path,
+                  margin_dir: Path | None) -> tuple[Partition, ...]:
+    """Return the manifest's partitions, with paths relative to the version folder."""
+    out = []
+    for i, (order, ipix) in enumerate(zip(orders.tolist(), ipixs.tolist(), strict=True)):
+        path = hats_layout.partition_file(catalog_dir, order, ipix).relative_to(version_dir)
+        mpath = None
+        if margin_dir is not None:
+            mpath = str(hats_layout.partition_file(margin_dir, order, ipix).relative_to(
+                version_dir))
+        out.append(Partition(order=order, ipix=ipix, nrows=counts[i], path=str(path),
+                             margin_path=mpath, margin_nrows=margins.get(i, 0)))
+    return tuple(out)

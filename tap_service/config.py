@@ -1,0 +1,90 @@
+"""Settings of the TAP service: the one place that reads environment variables."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TapSettings(BaseSettings):
+    """Configuration of the TAP service; every field can be set as ``QSA_TAP_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="QSA_TAP_", extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="Data directory holding the catalogs.")
+    dask_address: str | None = Field(
+        None, description="Address of a dask scheduler; None runs queries in-process."
+    )
+    jobs_db: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the UWS job database; default sqlite file in work_dir.",
+    )
+    work_dir: Path | None = Field(
+        None, description="Folder for the job database and async results; default DATA_DIR/.tap."
+    )
+    tokens_file: Path | None = Field(
+        None,
+        description="File of 'token owner' lines; when set, bearer tokens are required.",
+    )
+    base_url: str | None = Field(
+        None, description="Public base URL of the service (…/tap); default taken from requests."
+    )
+    default_maxrec: int = Field(100_000, description="MAXREC when the request gives none.", ge=0)
+    hard_maxrec: int = Field(10_000_000, description="Largest MAXREC accepted.", ge=1)
+    sync_timeout: timedelta = Field(
+        timedelta(seconds=600), description="Time limit of a synchronous query."
+    )
+    default_execution_duration: timedelta = Field(
+        timedelta(hours=1), description="Execution duration given to new async jobs."
+    )
+    max_execution_duration: timedelta = Field(
+        timedelta(hours=4), description="Largest execution duration a client may ask for."
+    )
+    default_destruction: timedelta = Field(
+        timedelta(days=7), description="Time from creation to the destruction of an async job."
+    )
+    max_destruction: timedelta = Field(
+        timedelta(days=30), description="Latest destruction time a client may ask for."
+    )
+    max_running_jobs: int = Field(4, description="Async jobs executing at once, overall.", ge=1)
+    max_running_jobs_per_owner: int = Field(
+        2, description="Async jobs executing at once for one owner.", ge=1
+    )
+    cleanup_interval: timedelta = Field(
+        timedelta(minutes=5), description="How often expired jobs and results are deleted."
+    )
+    upload_max_bytes: int = Field(
+        20_000_000, description="Largest uploaded table file, in bytes.", ge=1
+    )
+    upload_max_rows: int = Field(1_000_000, description="Largest uploaded table, in rows.", ge=1)
+    upload_allow_urls: bool = Field(
+        False, description="Allow UPLOAD=name,http(s)://… (the service fetches the URL)."
+    )
+    engine_threads: int | None = Field(
+        None, description="Threads of the in-process engine; None lets the engine choose."
+    )
+
+    @model_validator(mode="after")
+    def _check_limits(self) -> TapSettings:
+        if self.default_maxrec > self.hard_maxrec:
+            raise ValueError("default_maxrec must not exceed hard_maxrec")
+        if self.default_execution_duration > self.max_execution_duration:
+            raise ValueError("default_execution_duration must not exceed max_execution_duration")
+        if self.max_running_jobs_per_owner > self.max_running_jobs:
+            raise ValueError("max_running_jobs_per_owner must not exceed max_running_jobs")
+        return self
+
+    @property
+    def resolved_work_dir(self) -> Path:
+        """Folder for the job database and results."""
+        return self.work_dir if self.work_dir is not None else self.data_dir / ".tap"
+
+    @property
+    def resolved_jobs_db(self) -> str:
+        """SQLAlchemy URL of the job database."""
+        if self.jobs_db:
+            return self.jobs_db
+        return f"sqlite:///{self.resolved_work_dir / 'jobs.sqlite'}"

@@ -1,0 +1,96 @@
+"""The one place where exceptions become HTTP statuses, VOTable errors and UWS summaries."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from fastapi.responses import Response
+
+from engine.errors import EngineError, QueryCancelledError, QueryLimitError, UserError
+from tap_service.votable import error_votable
+
+log = logging.getLogger("tap_service")
+
+VOTABLE_MEDIA_TYPE = "application/x-votable+xml"
+
+
+class TapError(Exception):
+    """An error of the service itself, carrying its HTTP status."""
+
+    status = 400
+
+
+class InvalidRequestError(TapError):
+    """The request is not a valid TAP request (missing QUERY, unknown LANG, bad MAXREC...)."""
+
+
+class UploadError(InvalidRequestError):
+    """An uploaded table cannot be used."""
+
+
+class AuthenticationError(TapError):
+    """No or an unknown bearer token."""
+
+    status = 401
+
+
+class ForbiddenError(TapError):
+    """The caller may not see or change this job."""
+
+    status = 403
+
+
+class NotFoundError(TapError):
+    """No such job or resource."""
+
+    status = 404
+
+
+class ConflictError(TapError):
+    """The job is in a phase where this change is not allowed."""
+
+    status = 409
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReport:
+    """What the client is told about a failure."""
+
+    status: int
+    message: str
+    transient: bool
+    """UWS errorSummary type: transient (retry may help) or fatal."""
+
+
+def error_report(exc: BaseException) -> ErrorReport:
+    """Classify any exception: user mistakes 400, transient 503, the unexpected 500 and logged."""
+    if isinstance(exc, TapError):
+        return ErrorReport(exc.status, str(exc), transient=False)
+    if isinstance(exc, QueryCancelledError):
+        return ErrorReport(400, f"Query cancelled: {exc}", transient=False)
+    if isinstance(exc, QueryLimitError):
+        return ErrorReport(400, str(exc), transient=False)
+    if isinstance(exc, UserError):
+        return ErrorReport(400, str(exc), transient=False)
+    if isinstance(exc, EngineError) and exc.transient:
+        return ErrorReport(503, f"Temporarily unavailable, please retry: {exc}", transient=True)
+    error_id = uuid.uuid4().hex[:12]
+    log.error("internal error %s", error_id, exc_info=exc)
+    return ErrorReport(
+        500,
+        f"Internal error (id {error_id}); the service log has the details under this id.",
+        transient=False,
+    )
+
+
+def error_response(exc: BaseException, headers: dict[str, str] | None = None) -> Response:
+    """Return the DALI VOTable error document for any exception."""
+    report = error_report(exc)
+    if isinstance(exc, AuthenticationError):
+        headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
+    return Response(
+        error_votable(report.message), status_code=report.status,
+        media_type=VOTABLE_MEDIA_TYPE, headers=headers,
+    )

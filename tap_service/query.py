@@ -1,0 +1,51 @@
+"""Running one TAP query on the engine and turning its result into a byte stream."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from tap_service.formats import OutputFormat, resolve_format, stream_result
+from tap_service.params import QueryRequest
+
+if TYPE_CHECKING:
+    from engine.api import Engine, QueryResult
+
+
+@dataclass(slots=True)
+class StartedQuery:
+    """A query whose first batch is computed: errors before this point are plain exceptions."""
+
+    fmt: OutputFormat
+    result: QueryResult
+    chunks: Iterator[bytes]
+
+
+def start_query(
+    engine: Engine,
+    request: QueryRequest,
+    uploads: Mapping[str, pa.Table],
+    *,
+    timeout_s: float | None,
+    cancel: threading.Event | None,
+    catch_errors: bool = True,
+) -> StartedQuery:
+    """Run ``request`` up to its first batch and return the stream of its formatted bytes."""
+    fmt = resolve_format(request.response_format)
+    result = engine.query(
+        request.query, maxrec=request.maxrec, uploads=uploads or None,
+        timeout_s=timeout_s, cancel=cancel,
+    )
+    batches = result.batches()
+    first = next(batches, None)
+    chained = itertools.chain([first] if first is not None else [], batches)
+    chunks = stream_result(
+        fmt, result.schema, chained, lambda: bool(result.overflow),
+        infos=[("QUERY", request.query)], catch_errors=catch_errors,
+    )
+    return StartedQuery(fmt=fmt, result=result, chunks=chunks)

@@ -1,0 +1,137 @@
+"""UPLOAD=name,uri: uploaded VOTable or CSV tables, read into Arrow with limits."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from tap_service.errors import UploadError
+from tap_service.params import RequestParams
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+def parse_upload_spec(value: str) -> list[tuple[str, str]]:
+    """Split ``a,param:x;b,http://...`` into (name, uri) pairs."""
+    pairs = []
+    for item in value.split(";"):
+        if not item.strip():
+            continue
+        name, sep, uri = item.partition(",")
+        name, uri = name.strip(), uri.strip()
+        if not sep or not uri:
+            raise UploadError(f"Invalid UPLOAD '{item}': use UPLOAD=name,param:part or name,URL.")
+        if not _NAME.match(name):
+            raise UploadError(
+                f"Invalid upload table name '{name}': use letters, digits and '_', "
+                "starting with a letter."
+            )
+        pairs.append((name, uri))
+    return pairs
+
+
+async def read_uploads(params: RequestParams, spec: str | None, *, max_bytes: int,
+                       max_rows: int, allow_urls: bool) -> dict[str, pa.Table]:
+    """Return the uploaded tables named in UPLOAD, by lower-case name."""
+    if not spec:
+        return {}
+    tables: dict[str, pa.Table] = {}
+    for name, uri in parse_upload_spec(spec):
+        if uri.startswith("param:"):
+            part = uri[len("param:"):]
+            upload = params.files.get(part)
+            if upload is None:
+                raise UploadError(
+                    f"UPLOAD '{name}' names the multipart part '{part}', which the request lacks."
+                )
+            data = await upload.read(max_bytes + 1)
+        elif uri.startswith(("http://", "https://")):
+            if not allow_urls:
+                raise UploadError(
+                    f"UPLOAD '{name}' gives a URL; this service accepts only inline uploads "
+                    "(UPLOAD=name,param:part with a multipart part)."
+                )
+            data = await _fetch(uri, max_bytes)
+        else:
+            raise UploadError(f"UPLOAD '{name}': unsupported URI '{uri}'; use param:part.")
+        if len(data) > max_bytes:
+            raise UploadError(
+                f"Uploaded table '{name}' exceeds the limit of {max_bytes} bytes."
+            )
+        table = parse_table(data, name)
+        if table.num_rows > max_rows:
+            raise UploadError(
+                f"Uploaded table '{name}' has {table.num_rows} rows; the limit is {max_rows}."
+            )
+        tables[name.lower()] = table
+    return tables
+
+
+async def _fetch(url: str, max_bytes: int) -> bytes:
+    import httpx
+
+    async with httpx.AsyncClient(timeout=30, follow_redirects=False) as client, \
+            client.stream("GET", url) as response:
+        response.raise_for_status()
+        chunks = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > max_bytes:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks) + (b"x" if size > max_bytes else b"")
+
+
+def parse_table(data: bytes, name: str) -> pa.Table:
+    """Read a VOTable (anything starting with '<') or a CSV table with a header line."""
+    head = data.lstrip()[:1]
+    try:
+        if head == b"<":
+            return _votable_to_arrow(data)
+        return pacsv.read_csv(io.BytesIO(data))
+    except UploadError:
+        raise
+    except Exception as exc:
+        raise UploadError(
+            f"Uploaded table '{name}' is neither a readable VOTable nor a CSV file: {exc}"
+        ) from exc
+
+
+def _votable_to_arrow(data: bytes) -> pa.Table:
+    import warnings
+
+    from astropy.io.votable import parse
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        votable = parse(io.BytesIO(data), verify="ignore")
+    vt = votable.get_first_table()
+    table = vt.to_table(use_names_over_ids=True)
+    arrays, fields = [], []
+    for col in table.columns.values():
+        values = np.ma.asarray(col)
+        mask = np.ma.getmaskarray(values) if np.ma.isMaskedArray(col) else None
+        raw = np.ma.getdata(values)
+        if raw.dtype.kind in ("U", "S", "O"):
+            items = [None if (mask is not None and mask[i]) else
+                     (v.decode() if isinstance(v, bytes) else str(v)) for i, v in enumerate(raw)]
+            arr = pa.array(items, pa.string())
+        elif raw.ndim > 1:
+            arr = pa.array(list(raw.astype(float)), pa.list_(pa.float64(), raw.shape[1]))
+        else:
+            arr = pa.array(raw, mask=mask if mask is not None and mask.any() else None)
+        meta = {}
+        if col.unit is not None:
+            meta[b"unit"] = str(col.unit).encode()
+        if col.meta.get("ucd"):
+            meta[b"ucd"] = str(col.meta["ucd"]).encode()
+        if col.description:
+            meta[b"description"] = str(col.description).encode()
+        arrays.append(arr)
+        fields.append(pa.field(col.name, arr.type, metadata=meta or None))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))

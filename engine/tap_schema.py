@@ -35,6 +35,47 @@ _SCALAR_TYPES: dict[str, str] = {
 """Arrow scalar type -> VOTable datatype. VOTable has no signed byte nor unsigned
 16/32/64-bit integers, so those widen to the next signed type (uint64 may overflow)."""
 
+_RESERVED_WORDS = """
+ABS ACOS AREA ASIN ATAN ATAN2 BIGINT BOX CEILING CENTROID CIRCLE CONTAINS COORD1 COORD2
+COORDSYS COS COT DEGREES DISTANCE EXP FLOOR INTERSECTS LOG LOG10 MOD PI POINT POLYGON POWER
+RADIANS REGION RAND ROUND SIN SQRT TOP TAN TRUNCATE
+ABSOLUTE ACTION ADD ALL ALLOCATE ALTER AND ANY ARE AS ASC ASSERTION AT AUTHORIZATION AVG BEGIN
+BETWEEN BIT BIT_LENGTH BOTH BY CASCADE CASCADED CASE CAST CATALOG CHAR CHARACTER CHAR_LENGTH
+CHARACTER_LENGTH CHECK CLOSE COALESCE COLLATE COLLATION COLUMN COMMIT CONNECT CONNECTION
+CONSTRAINT CONSTRAINTS CONTINUE CONVERT CORRESPONDING COUNT CREATE CROSS CURRENT CURRENT_DATE
+CURRENT_TIME CURRENT_TIMESTAMP CURRENT_USER CURSOR DATE DAY DEALLOCATE DECIMAL DECLARE DEFAULT
+DEFERRABLE DEFERRED DELETE DESC DESCRIBE DESCRIPTOR DIAGNOSTICS DISCONNECT DISTINCT DOMAIN DOUBLE
+DROP ELSE END END-EXEC ESCAPE EXCEPT EXCEPTION EXEC EXECUTE EXISTS EXTERNAL EXTRACT FALSE FETCH
+FIRST FLOAT FOR FOREIGN FOUND FROM FULL GET GLOBAL GO GOTO GRANT GROUP HAVING HOUR IDENTITY
+IMMEDIATE IN INDICATOR INITIALLY INNER INPUT INSENSITIVE INSERT INT INTEGER INTERSECT INTERVAL
+INTO IS ISOLATION JOIN KEY LANGUAGE LAST LEADING LEFT LEVEL LIKE LOCAL LOWER MATCH MAX MIN MINUTE
+MODULE MONTH NAMES NATIONAL NATURAL NCHAR NEXT NO NOT NULL NULLIF NUMERIC OCTET_LENGTH OF ON ONLY
+OPEN OPTION OR ORDER OUTER OUTPUT OVERLAPS PAD PARTIAL POSITION PRECISION PREPARE PRESERVE PRIMARY
+PRIOR PRIVILEGES PROCEDURE PUBLIC READ REAL REFERENCES RELATIVE RESTRICT REVOKE RIGHT ROLLBACK ROWS
+SCHEMA SCROLL SECOND SECTION SELECT SESSION SESSION_USER SET SIZE SMALLINT SOME SPACE SQL
+SQLCODE SQLERROR SQLSTATE SUBSTRING SUM SYSTEM_USER TABLE TEMPORARY THEN TIME TIMESTAMP
+TIMEZONE_HOUR TIMEZONE_MINUTE TO TRAILING TRANSACTION TRANSLATE TRANSLATION TRIM TRUE UNION
+UNIQUE UNKNOWN UPDATE UPPER USAGE USER USING VALUE VALUES VARCHAR VARYING VIEW WHEN WHENEVER
+WHERE WITH WORK WRITE YEAR ZONE
+"""
+ADQL_RESERVED = frozenset(_RESERVED_WORDS.split())
+"""ADQL 2.1 and SQL-92 reserved words: a column so named is listed delimited ("size")."""
+
+
+def adql_name(name: str) -> str:
+    """Return a column name as ADQL must write it (delimited when reserved or unusual).
+
+    Examples
+    --------
+    >>> adql_name("size"), adql_name("ra")
+    ('"size"', 'ra')
+    """
+    plain = name.replace("_", "a").isalnum() and name[:1].isalpha() and name.isascii()
+    if name.upper() in ADQL_RESERVED or not plain:
+        return '"' + name.replace('"', '""') + '"'
+    return name
+
+
 _GEOMETRY_ARRAYSIZE = {"point": "2", "circle": "3", "polygon": "*"}
 
 
@@ -129,6 +170,20 @@ TAP_SCHEMA_TABLES: dict[str, tuple[tuple[ColumnInfo, ...], str]] = {
 """The TAP_SCHEMA tables, their columns and descriptions, in the standard's order."""
 
 
+TAP_SCHEMA_KEYS: tuple[tuple[str, str, str, str, str], ...] = (
+    ("tap_schema_tables_schema", "tap_schema.tables", "schema_name", "tap_schema.schemas",
+     "schema_name"),
+    ("tap_schema_columns_table", "tap_schema.columns", "table_name", "tap_schema.tables",
+     "table_name"),
+    ("tap_schema_keys_from", "tap_schema.keys", "from_table", "tap_schema.tables", "table_name"),
+    ("tap_schema_keys_target", "tap_schema.keys", "target_table", "tap_schema.tables",
+     "table_name"),
+    ("tap_schema_key_columns_key", "tap_schema.key_columns", "key_id", "tap_schema.keys",
+     "key_id"),
+)
+"""TAP_SCHEMA's own foreign keys: (key_id, child table, column, parent table, column)."""
+
+
 def _arrow_table(columns: tuple[ColumnInfo, ...], rows: list[tuple[object, ...]]) -> pa.Table:
     arrays = []
     for i, col in enumerate(columns):
@@ -152,9 +207,9 @@ def _column_rows(name: str, columns: Sequence[ColumnInfo], std: bool) -> list[tu
         datatype, arraysize, xtype = votable_type(col.datatype)
         size = int(arraysize) if arraysize and arraysize.isdigit() else None
         rows.append((
-            name, col.name, None, col.ucd or None, col.unit or None, col.description or None,
-            datatype, arraysize, xtype, size, int(col.principal), int(col.indexed), int(std),
-            index,
+            name, adql_name(col.name), None, col.ucd or None, col.unit or None,
+            col.description or None, datatype, arraysize, xtype, size, int(col.principal),
+            int(col.indexed), int(std), index,
         ))
     return rows
 
@@ -195,6 +250,9 @@ def tap_schema_tables(
         column_rows += _column_rows(name, cols, std=name.startswith(TAP_SCHEMA + "."))
     key_rows: list[tuple[object, ...]] = []
     key_column_rows: list[tuple[object, ...]] = []
+    for key_id, child, child_col, parent, parent_col in TAP_SCHEMA_KEYS:
+        key_rows.append((key_id, child, parent, None, f"{child}.{child_col} refers to {parent}"))
+        key_column_rows.append((key_id, child_col, parent_col))
     by_name = {m.name.lower(): m for m in user}
     for m in sorted(user, key=lambda m: m.name):
         if m.kind != TableKind.CHILD or not m.director or not m.director_key:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 
@@ -113,25 +114,32 @@ def _votable_to_arrow(data: bytes) -> pa.Table:
     vt = votable.get_first_table()
     table = vt.to_table(use_names_over_ids=True)
     arrays, fields = [], []
-    for col in table.columns.values():
-        values = np.ma.asarray(col)
-        mask = np.ma.getmaskarray(values) if np.ma.isMaskedArray(col) else None
-        raw = np.ma.getdata(values)
-        if raw.dtype.kind in ("U", "S", "O"):
-            items = [None if (mask is not None and mask[i]) else
-                     (v.decode() if isinstance(v, bytes) else str(v)) for i, v in enumerate(raw)]
-            arr = pa.array(items, pa.string())
-        elif raw.ndim > 1:
-            arr = pa.array(list(raw.astype(float)), pa.list_(pa.float64(), raw.shape[1]))
-        else:
-            arr = pa.array(raw, mask=mask if mask is not None and mask.any() else None)
+    for vfield, col in zip(vt.fields, table.columns.values(), strict=True):
+        arr = _column_to_arrow(col)
+        xtype = (vfield.xtype or "").lower()
+        if xtype == "timestamp" and pa.types.is_string(arr.type):
+            with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                arr = arr.cast(pa.timestamp("ms"))  # else kept as text, with its xtype
         meta = {}
-        if col.unit is not None:
-            meta[b"unit"] = str(col.unit).encode()
-        if col.meta.get("ucd"):
-            meta[b"ucd"] = str(col.meta["ucd"]).encode()
-        if col.description:
-            meta[b"description"] = str(col.description).encode()
+        for key, value in (("unit", vfield.unit), ("ucd", vfield.ucd), ("xtype", vfield.xtype),
+                           ("description", vfield.description)):
+            if value:
+                meta[key.encode()] = str(value).encode()
         arrays.append(arr)
         fields.append(pa.field(col.name, arr.type, metadata=meta or None))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def _column_to_arrow(col: object) -> pa.Array:
+    values = np.ma.asarray(col)
+    mask = np.ma.getmaskarray(values) if np.ma.isMaskedArray(col) else None
+    raw = np.ma.getdata(values)
+    if raw.dtype.kind in ("U", "S", "O"):
+        items = [None if (mask is not None and mask[i]) else
+                 (v.decode() if isinstance(v, bytes) else str(v)) for i, v in enumerate(raw)]
+        return pa.array(items, pa.string())
+    if raw.ndim > 1:
+        return pa.array(list(raw.astype(float)), pa.list_(pa.float64(), raw.shape[1]))
+    if mask is not None and mask.ndim > 1:
+        mask = mask.any(axis=tuple(range(1, mask.ndim)))
+    return pa.array(raw, mask=mask if mask is not None and mask.any() else None)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from xml.sax.saxutils import escape, quoteattr
 
 from engine.catalog import ColumnInfo, TableKind, TableManifest
-from engine.tap_schema import TAP_SCHEMA_TABLES, votable_type
+from engine.tap_schema import TAP_SCHEMA_KEYS, TAP_SCHEMA_TABLES, adql_name, votable_type
 from tap_service.config import TapSettings
 from tap_service.formats import FORMATS
 
@@ -23,8 +23,9 @@ LANGUAGE_FEATURES: dict[str, tuple[str, ...]] = {
     "features-adql-unit": ("IN_UNIT",),
     "features-adql-common-table": ("WITH",),
     "features-adql-sets": ("UNION", "EXCEPT", "INTERSECT"),
-    "features-adql-conditional": ("COALESCE", "NULLIF"),
 }
+# ADQL 2.1's features-adql-conditional (COALESCE, NULLIF) is implemented too, but not
+# declared: taplint (STILTS 3.4) rejects that key as an unknown TAPRegExt feature.
 """ADQL 2.1 optional features the engine implements, as TAPRegExt names them."""
 
 
@@ -63,8 +64,9 @@ def capabilities_xml(settings: TapSettings, base_url: str) -> str:
         f"{features}</language>"
         f"{formats}"
         f'<uploadMethod ivo-id="{TAPREGEXT}#upload-inline"/>'
-        + (f'<uploadMethod ivo-id="{TAPREGEXT}#upload-http"/>'
-           if settings.upload_allow_urls else "")
+        # TAP 1.1 makes upload-http mandatory for a service taking uploads; it is declared
+        # always, and refused with a clear message unless upload_allow_urls is set.
+        f'<uploadMethod ivo-id="{TAPREGEXT}#upload-http"/>'
         + _limit("retentionPeriod", rp_default, rp_hard)
         + _limit("executionDuration", ed_default, ed_hard)
         + _limit("outputLimit", settings.default_maxrec, settings.hard_maxrec, "row")
@@ -116,7 +118,7 @@ def _column_xml(col: ColumnInfo, manifest: TableManifest) -> str:
     attrs = f' arraysize="{arraysize}"' if arraysize else ""
     if xtype:
         attrs += f" extendedType={quoteattr(xtype)}"
-    parts = [f"<name>{escape(col.name)}</name>"]
+    parts = [f"<name>{escape(adql_name(col.name))}</name>"]
     if col.description:
         parts.append(f"<description>{escape(col.description)}</description>")
     if col.unit:
@@ -133,17 +135,26 @@ def _column_xml(col: ColumnInfo, manifest: TableManifest) -> str:
     return "<column>" + "".join(parts) + "</column>"
 
 
+def _fk_xml(target: str, from_col: str, target_col: str) -> str:
+    return (
+        f"<foreignKey><targetTable>{escape(target)}</targetTable>"
+        f"<fkColumn><fromColumn>{escape(from_col)}</fromColumn>"
+        f"<targetColumn>{escape(target_col)}</targetColumn></fkColumn></foreignKey>"
+    )
+
+
 def _foreign_keys(manifest: TableManifest, by_name: dict[str, TableManifest]) -> str:
+    own = "".join(_fk_xml(parent, col, parent_col)
+                  for _, child, col, parent, parent_col in TAP_SCHEMA_KEYS
+                  if child == manifest.name.lower())
+    if own:
+        return own
     if manifest.kind != TableKind.CHILD or not manifest.director or not manifest.director_key:
         return ""
     director = by_name.get(manifest.director.lower())
     if director is None or not director.id_column:
         return ""
-    return (
-        f"<foreignKey><targetTable>{escape(director.name.lower())}</targetTable>"
-        f"<fkColumn><fromColumn>{escape(manifest.director_key)}</fromColumn>"
-        f"<targetColumn>{escape(director.id_column)}</targetColumn></fkColumn></foreignKey>"
-    )
+    return _fk_xml(director.name.lower(), manifest.director_key, director.id_column)
 
 
 def table_xml(manifest: TableManifest, by_name: dict[str, TableManifest], *,

@@ -1,0 +1,88 @@
+"""``qserv-access serve`` and ``qserv-access demo``: run the TAP service with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP_SERVE = "run the IVOA TAP service over a data directory"
+HELP_DEMO = "build the demo catalogs (Hipparcos, Gaia DR3 bright, OpenNGC) if absent and serve them"
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the options of ``serve``."""
+    parser.add_argument("--data-dir", required=True, type=Path, help="data directory to serve")
+    _add_common(parser)
+    parser.add_argument("--dask", metavar="ADDRESS", help="dask scheduler to run queries on")
+    parser.add_argument("--jobs-db", metavar="URL",
+                        help="SQLAlchemy URL of the job database (default: SQLite in DIR/.tap)")
+    parser.add_argument("--tokens", metavar="FILE", type=Path,
+                        help="file of 'TOKEN OWNER' lines; requires bearer tokens when given")
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on")
+    parser.add_argument("--log-level", default="info", help="uvicorn log level")
+
+
+def _serve(data_dir: Path, args: argparse.Namespace, *, banner: str = "") -> int:
+    import uvicorn
+
+    from tap_service.app import create_app
+    from tap_service.config import TapSettings
+
+    overrides: dict[str, object] = {"data_dir": data_dir}
+    for option, field in (("dask", "dask_address"), ("jobs_db", "jobs_db"),
+                          ("tokens", "tokens_file")):
+        value = getattr(args, option, None)
+        if value is not None:
+            overrides[field] = value
+    settings = TapSettings(**overrides)  # type: ignore[arg-type]
+    app = create_app(settings)
+    if banner:
+        sys.stdout.write(banner + "\n")
+        sys.stdout.flush()
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Run the service until interrupted."""
+    data_dir = Path(args.data_dir)
+    if not data_dir.is_dir():
+        sys.stderr.write(f"qserv-access serve: error: data directory {data_dir} does not exist; "
+                         "create it with 'qserv-access ingest' or try 'qserv-access demo'.\n")
+        return 2
+    url = f"http://{args.host}:{args.port}/tap"
+    return _serve(data_dir, args, banner=f"TAP service at {url}")
+
+
+def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the options of ``demo``."""
+    parser.add_argument("--data-dir", type=Path, default=Path("demo-data"),
+                        help="where the demo catalogs are built (default: ./demo-data)")
+    _add_common(parser)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Build the demo catalogs if needed, then serve them and print how to connect."""
+    from qserv_access.demo_data import build_demo, demo_is_built
+
+    data_dir = Path(args.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if not demo_is_built(data_dir):
+        sys.stdout.write(f"building the demo catalogs in {data_dir} (downloads from PyPI) ...\n")
+        build_demo(data_dir, log=lambda line: sys.stdout.write(line + "\n"))
+    url = f"http://{args.host}:{args.port}/tap"
+    banner = (
+        f"\nTAP service at {url}\n"
+        "  pyvo:   import pyvo; tap = pyvo.dal.TAPService("
+        f"'{url}')\n"
+        "          tap.run_sync(\"SELECT TOP 10 * FROM hip.main\").to_table()\n"
+        f"  TOPCAT: VO > Table Access Protocol (TAP) Query > TAP URL: {url}\n"
+        "  tables: hip.main (Hipparcos 2), gaia.dr3_bright (Gaia DR3 G<10), "
+        "ngc.objects (OpenNGC)\n"
+    )
+    return _serve(data_dir, args, banner=banner)

@@ -13,3 +13,21 @@ def postgres_url(tmp_path_factory):
             yield url
     except RuntimeError as exc:  # pragma: no cover - environment dependent
         pytest.skip(f"cannot start PostgreSQL: {exc}")
+
+
+@pytest.fixture(scope="session")
+def tap_data_dir(tmp_path_factory):
+    """Data directory with sky.objects and its child sky.sources, ingested once."""
+    pytest.importorskip("engine.ingest.api", reason="the ingest engine is not available")
+    from tests.support.tap_data import build_tap_data_dir
+
+    return build_tap_data_dir(tmp_path_factory.mktemp("tapdata"))
+
+
+@pytest.fixture(scope="session")
+def tap_engine(tap_data_dir):
+    """The real engine over the test data, opened once."""
+    api = pytest.importorskip("engine.api", reason="engine.api (the query façade) is missing")
+    engine = api.Engine.open(tap_data_dir)
+    yield engine
+    engine.close()

@@ -1,0 +1,215 @@
+"""TAP service benchmark: latency of typical queries over HTTP on loopback, and a load test.
+
+    python -m bench.bench_tap [--data-dir DIR --table T] [--runs 30] [--load-seconds 120]
+
+Starts one real ``qserv-access serve`` (uvicorn) on 127.0.0.1, then measures sync cone
+searches of 0.05 and 1 degree, COUNT(*) and TOP 1000 (median and p95, raw HTTP with httpx
+and pyvo), the same queries through ``engine.query`` in-process (the service overhead is
+the difference), and 20 concurrent clients for a bounded time. Without ``--data-dir`` a
+synthetic catalog (``--rows`` rows, tests/support/small_sky.py) is ingested in bench/work.
+Writes bench/results/tap.json and bench/results/tap.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DAChS_MS = {"cone_0.05deg": 87, "cone_1deg": 107, "count": 63, "top1000": 62}
+"""DaCHS 2.7 (PostgreSQL/pgsphere) on the same machine, raw HTTP, from issue #4."""
+
+
+def _queries(table: str, ra: str, dec: str, ra0: float, dec0: float) -> dict[str, str]:
+    def cone(r: float) -> str:
+        return (f"SELECT * FROM {table} WHERE CONTAINS(POINT('ICRS', {ra}, {dec}), "
+                f"CIRCLE('ICRS', {ra0}, {dec0}, {r})) = 1")
+
+    return {"cone_0.05deg": cone(0.05), "cone_1deg": cone(1.0),
+            "count": f"SELECT COUNT(*) AS n FROM {table}",
+            "top1000": f"SELECT TOP 1000 * FROM {table}"}
+
+
+def _stats(samples_s: list[float]) -> dict[str, float]:
+    ms = sorted(s * 1000 for s in samples_s)
+    p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
+    return {"median_ms": round(statistics.median(ms), 2), "p95_ms": round(p95, 2),
+            "min_ms": round(ms[0], 2), "runs": len(ms)}
+
+
+def _time(fn: object, runs: int) -> list[float]:
+    fn()  # type: ignore[operator]  # warm-up
+    out = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()  # type: ignore[operator]
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def _build_data(work: Path, rows: int) -> Path:
+    sys.path.insert(0, str(ROOT))
+    from engine.ingest.api import ingest_files
+    from tests.support.small_sky import make_small_sky
+
+    data_dir = work / f"tap-data-{rows}"
+    if not (data_dir / "tables" / "bench.objects" / "CURRENT").is_file():
+        src = make_small_sky(work / f"objects-{rows}.parquet", n=rows, seed=1)
+        ingest_files(data_dir, "bench.objects", [str(src)], ra="ra", dec="dec", id_column="id",
+                     progress=False)
+    return data_dir
+
+
+def _start_server(data_dir: Path, port: int, work: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "QSA_TAP_WORK_DIR": str(work / "tap-work"),
+           "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "qserv_access.cli", "serve", "--data-dir",
+                             str(data_dir), "--port", str(port), "--log-level", "warning"],
+                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/tap/availability").status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("the TAP server did not start")
+
+
+def _load(url: str, queries: list[str], clients: int, seconds: float) -> dict[str, object]:
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+
+    def worker(index: int) -> None:
+        with httpx.Client(timeout=60) as client:
+            i = index
+            while time.monotonic() < stop_at:
+                query = queries[i % len(queries)]
+                i += 1
+                start = time.perf_counter()
+                try:
+                    r = client.get(url + "/sync", params={"LANG": "ADQL", "QUERY": query})
+                    ok = r.status_code == 200 and b'value="ERROR"' not in r.content
+                except httpx.HTTPError as exc:
+                    ok, r = False, exc  # type: ignore[assignment]
+                elapsed = time.perf_counter() - start
+                with lock:
+                    latencies.append(elapsed)
+                    if not ok:
+                        errors.append(str(getattr(r, "status_code", r)))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"clients": clients, "seconds": seconds, "requests": len(latencies),
+            "errors": len(errors), "throughput_rps": round(len(latencies) / seconds, 1),
+            **_stats(latencies)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and write the results."""
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-dir", type=Path)
+    p.add_argument("--table", default="bench.objects")
+    p.add_argument("--ra", default="ra")
+    p.add_argument("--dec", default="dec")
+    p.add_argument("--center", default="150.0,2.0", help="cone centre 'ra,dec' in degrees")
+    p.add_argument("--rows", type=int, default=1_000_000, help="rows of the synthetic catalog")
+    p.add_argument("--runs", type=int, default=30)
+    p.add_argument("--load-seconds", type=float, default=120.0)
+    p.add_argument("--clients", type=int, default=20)
+    p.add_argument("--port", type=int, default=8765)
+    args = p.parse_args(argv)
+    work = ROOT / "bench" / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    data_dir = args.data_dir or _build_data(work, args.rows)
+    ra0, dec0 = (float(v) for v in args.center.split(","))
+    queries = _queries(args.table, args.ra, args.dec, ra0, dec0)
+    url = f"http://127.0.0.1:{args.port}/tap"
+
+    import pyvo
+    from engine.api import Engine
+
+    results: dict[str, object] = {"machine": platform.platform(), "cpus": os.cpu_count(),
+                                  "data_dir": str(data_dir), "table": args.table,
+                                  "queries": queries, "dachs_raw_http_ms": DAChS_MS}
+    engine = Engine.open(data_dir)
+    in_process = {}
+    for name, query in queries.items():
+        in_process[name] = _stats(_time(lambda q=query: engine.query(q).to_table(), args.runs))
+        rows = engine.query(query).to_table().num_rows
+        in_process[name]["rows"] = rows
+    engine.close()
+    proc = _start_server(data_dir, args.port, work)
+    try:
+        raw, via_pyvo = {}, {}
+        tap = pyvo.dal.TAPService(url)
+        with httpx.Client(timeout=60) as client:
+            for name, query in queries.items():
+                def get(q: str = query) -> None:
+                    r = client.get(url + "/sync", params={"LANG": "ADQL", "QUERY": q})
+                    r.raise_for_status()
+                raw[name] = _stats(_time(get, args.runs))
+                via_pyvo[name] = _stats(_time(lambda q=query: tap.run_sync(q), args.runs))
+        load = _load(url, [queries["cone_0.05deg"], queries["cone_1deg"], queries["count"],
+                           queries["top1000"]], args.clients, args.load_seconds)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    results.update({"in_process": in_process, "raw_http": raw, "pyvo": via_pyvo,
+                    "overhead_ms": {k: round(raw[k]["median_ms"] - in_process[k]["median_ms"], 2)
+                                    for k in queries},
+                    "load": load})
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "tap.json").write_text(json.dumps(results, indent=1))
+    (out / "tap.md").write_text(_markdown(results))
+    sys.stdout.write(_markdown(results))
+    return 0
+
+
+def _markdown(r: dict) -> str:  # type: ignore[type-arg]
+    lines = [
+        "# TAP service benchmark", "",
+        f"Machine: {r['machine']}, {r['cpus']} CPUs. Table `{r['table']}` in {r['data_dir']}.",
+        "Times in ms (median / p95); raw HTTP = httpx GET /sync (BINARY2 VOTable).", "",
+        "| query | rows | in-process engine | raw HTTP | pyvo | overhead | DaCHS raw HTTP "
+        "| speed-up |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name in r["queries"]:
+        ip, raw, pv = r["in_process"][name], r["raw_http"][name], r["pyvo"][name]
+        dachs = r["dachs_raw_http_ms"][name]
+        lines.append(
+            f"| {name} | {ip['rows']} | {ip['median_ms']} / {ip['p95_ms']} | "
+            f"{raw['median_ms']} / {raw['p95_ms']} | {pv['median_ms']} / {pv['p95_ms']} | "
+            f"{r['overhead_ms'][name]} | {dachs} | {dachs / raw['median_ms']:.1f}x |"
+        )
+    load = r["load"]
+    lines += ["", f"Load: {load['clients']} concurrent clients for {load['seconds']} s "
+              f"(mix of the four queries): {load['requests']} requests, "
+              f"{load['throughput_rps']} req/s, median {load['median_ms']} ms, "
+              f"p95 {load['p95_ms']} ms, errors {load['errors']}.", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

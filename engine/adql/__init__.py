@@ -1,0 +1,1 @@
+"""ADQL 2.1: parse (:mod:`.parse`), validate, translate to DuckDB (:mod:`.translate`), emit."""

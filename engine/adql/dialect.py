@@ -211,6 +211,7 @@ class ADQL(Dialect):
 
     NORMALIZATION_STRATEGY = NormalizationStrategy.LOWERCASE
     INTERSECT_BINDS_TIGHTER_THAN_UNION_AND_EXCEPT = True
+    NULL_ORDERING = "nulls_are_last"  # as DuckDB, so ORDER BY needs no NULLS FIRST/LAST
 
     class Tokenizer(tokens.Tokenizer):
         """ADQL lexical rules: ``'strings'``, ``"identifiers"``, ``--`` and ``/* */`` comments."""

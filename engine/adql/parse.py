@@ -163,6 +163,15 @@ def _merge_adjacent_strings(tree: exp.Expression) -> None:
 
 
 def _normalize(tree: exp.Expression) -> None:
+    for setop in list(tree.find_all(exp.SetOperation)):
+        for key in ("this", "expression"):
+            operand = setop.args.get(key)
+            if (
+                isinstance(operand, exp.Subquery)
+                and isinstance(operand.this, exp.Select)
+                and not operand.alias
+            ):
+                setop.set(key, operand.this)
     for node in tree.walk():
         node.comments = None
         if isinstance(node, exp.Identifier) and not node.quoted:

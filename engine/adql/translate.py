@@ -1,0 +1,306 @@
+"""Translate a parsed ADQL tree into a DuckDB tree (:func:`to_duckdb`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from engine.adql import nodes
+from engine.adql.nodes import constant_value, geometry_xtype
+from engine.errors import AdqlError, UnsupportedQueryError
+
+__all__ = ["UnitLookup", "geometry_xtype", "to_duckdb"]
+
+UnitLookup = Callable[[exp.Column], "str | None"]
+"""Returns the unit string of a column (as in TAP_SCHEMA), or ``None`` when unknown."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Geo:
+    kind: str | None
+    """``point``, ``circle``, ``polygon`` or ``None`` when only known at run time."""
+    coords: list[exp.Expression] | None
+    """DuckDB scalar expressions of the DALI array, when statically known."""
+    value: exp.Expression
+    """DuckDB expression of the ``DOUBLE[]`` value."""
+
+
+def to_duckdb(tree: exp.Query, *, units: UnitLookup | None = None) -> exp.Query:
+    """Compile an ADQL tree into an equivalent DuckDB tree.
+
+    Geometry becomes DALI ``DOUBLE[]`` lists and calls to the ``adql_*`` macros of
+    :data:`engine.adql.geometry.GEOMETRY_MACROS`; ``CONTAINS(POINT, CIRCLE) = 1`` becomes a
+    plain haversine comparison. Tables and columns stay ``exp.Table``/``exp.Column`` (every
+    identifier is emitted quoted, so column names such as ``dec`` or ``size`` are safe).
+    ``TOP n`` is ``LIMIT n``.
+
+    Parameters
+    ----------
+    tree
+        A tree from :func:`engine.adql.parse.parse_adql`; it is not modified.
+    units
+        Resolves ``IN_UNIT(column, 'unit')``: returns the column's unit. Without it, or
+        when the argument is not a column with a known unit, ``IN_UNIT`` is refused.
+
+    Returns
+    -------
+    exp.Query
+        Generate SQL with ``.sql(dialect="duckdb")``.
+
+    Raises
+    ------
+    UnsupportedQueryError
+        ``REGION``, or ``IN_UNIT`` that cannot be resolved.
+
+    Examples
+    --------
+    >>> from engine.adql.parse import parse_adql
+    >>> to_duckdb(parse_adql("SELECT TOP 2 ra FROM t")).sql(dialect="duckdb")
+    'SELECT "ra" FROM "t" LIMIT 2'
+    """
+    out = _Translator(units).visit(tree.copy())
+    for ident in out.find_all(exp.Identifier):
+        ident.set("quoted", True)
+    return out  # type: ignore[return-value]
+
+
+def _double(e: exp.Expression) -> exp.Expression:
+    # the DOUBLE[] cast of the whole array (or the macros' arithmetic) fixes the type
+    return e
+
+
+def _call(name: str, *args: exp.Expression) -> exp.Expression:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def _item(value: exp.Expression, index: int) -> exp.Expression:
+    return _call("list_extract", value, exp.Literal.number(index))
+
+
+def _array(coords: list[exp.Expression]) -> exp.Expression:
+    return exp.Cast(
+        this=exp.Array(expressions=[c.copy() for c in coords]),
+        to=exp.DataType.build("DOUBLE[]", dialect="duckdb"),
+    )
+
+
+def _num(value: float) -> exp.Expression:
+    return exp.Literal.number(value)
+
+
+class _Translator:
+    def __init__(self, units: UnitLookup | None) -> None:
+        self.units = units
+
+    # -- generic ---------------------------------------------------------------------
+    def visit(self, node: exp.Expression) -> exp.Expression:
+        handler = getattr(self, f"_{node.key}", None)
+        if handler is not None:
+            return handler(node)  # type: ignore[no-any-return]
+        if isinstance(node, nodes.GEOMETRY_TYPES):
+            return self.geo(node).value
+        self._children(node)
+        return node
+
+    def _children(self, node: exp.Expression) -> None:
+        for key, value in list(node.args.items()):
+            if isinstance(value, exp.Expression):
+                node.set(key, self.visit(value))
+            elif isinstance(value, list):
+                node.set(
+                    key, [self.visit(v) if isinstance(v, exp.Expression) else v for v in value]
+                )
+
+    # -- geometry values ---------------------------------------------------------------
+    def geo(self, node: exp.Expression) -> _Geo:
+        if isinstance(node, nodes.Point):
+            coords = [_double(self.visit(node.this)), _double(self.visit(node.expression))]
+            return _Geo("point", coords, _array(coords))
+        if isinstance(node, nodes.Circle):
+            center = self._point_coords(node.this)
+            coords = [*center, _double(self.visit(node.expression))]
+            return _Geo("circle", coords, _array(coords))
+        if isinstance(node, nodes.Polygon):
+            coords = [c for v in node.expressions for c in self._point_coords(v)]
+            return _Geo("polygon", coords, _array(coords))
+        if isinstance(node, nodes.Box):
+            return self._box_geo(node)
+        if isinstance(node, nodes.Centroid):
+            inner = self.geo(node.this)
+            if inner.kind in ("point", "circle") and inner.coords:
+                coords = inner.coords[:2]
+                return _Geo("point", coords, _array(coords))
+            center = _call("adql_center", inner.value)
+            coords = [_item(center, 1), _item(center, 2)]
+            return _Geo("point", coords, center)
+        if isinstance(node, nodes.Region):
+            raise UnsupportedQueryError(
+                "REGION() (STC-S strings) is not supported; use POINT, CIRCLE or POLYGON"
+            )
+        if isinstance(node, exp.Paren):
+            return self.geo(node.this)
+        return _Geo(None, None, self.visit(node))
+
+    def _point_coords(self, node: exp.Expression) -> list[exp.Expression]:
+        g = self.geo(node)
+        if g.kind == "point" and g.coords:
+            return [c.copy() for c in g.coords]
+        return [_item(g.value, 1), _item(g.value, 2)]
+
+    def _box_geo(self, node: nodes.Box) -> _Geo:
+        ra, dec = self._point_coords(node.this)
+        half_w = exp.Div(this=_double(self.visit(node.args["width"])), expression=_num(2))
+        half_h = exp.Div(this=_double(self.visit(node.args["height"])), expression=_num(2))
+        coords: list[exp.Expression] = []
+        for sw, sh in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
+            dx = exp.Mul(this=_num(sw), expression=half_w.copy())
+            dy = exp.Mul(this=_num(sh), expression=half_h.copy())
+            coords.append(exp.Add(this=ra.copy(), expression=dx))
+            coords.append(exp.Add(this=dec.copy(), expression=dy))
+        return _Geo("polygon", coords, _array(coords))
+
+    # -- geometry functions ------------------------------------------------------------
+    def _predicate(self, node: exp.Expression) -> exp.Expression:
+        """Boolean DuckDB form of CONTAINS / INTERSECTS."""
+        a, b = self.geo(node.this), self.geo(node.expression)
+        if isinstance(node, nodes.Intersects) and b.kind == "point" and a.kind != "point":
+            a, b = b, a
+        if a.kind == "point" and a.coords and b.kind == "circle" and b.coords:
+            return _call("adql_in_circle", *a.coords, *b.coords)
+        if a.kind == "point" and a.coords and b.kind == "polygon":
+            return _call("adql_in_polygon", *a.coords, b.value)
+        if a.kind == b.kind == "circle" and a.coords and b.coords:
+            dist = _call("adql_dist", *a.coords[:2], *b.coords[:2])
+            if isinstance(node, nodes.Contains):
+                inner = exp.Add(this=dist, expression=a.coords[2])
+                return exp.LTE(this=inner, expression=b.coords[2])
+            return exp.LTE(this=dist, expression=exp.Add(this=a.coords[2], expression=b.coords[2]))
+        name = "adql_contains" if isinstance(node, nodes.Contains) else "adql_intersects"
+        return _call(name, a.value, b.value)
+
+    def _as_int(self, node: exp.Expression) -> exp.Expression:
+        return exp.Cast(this=exp.Paren(this=self._predicate(node)), to=exp.DataType.build("INT"))
+
+    def _contains(self, node: nodes.Contains) -> exp.Expression:
+        return self._as_int(node)
+
+    def _intersects(self, node: nodes.Intersects) -> exp.Expression:
+        return self._as_int(node)
+
+    def _eq(self, node: exp.EQ) -> exp.Expression:
+        return self._compare(node, negate=False)
+
+    def _neq(self, node: exp.NEQ) -> exp.Expression:
+        return self._compare(node, negate=True)
+
+    def _compare(self, node: exp.Expression, *, negate: bool) -> exp.Expression:
+        for func, other in ((node.this, node.expression), (node.expression, node.this)):
+            value = constant_value(other)
+            if isinstance(func, (nodes.Contains, nodes.Intersects)) and value in (0.0, 1.0):
+                pred = exp.Paren(this=self._predicate(func))
+                return exp.Not(this=pred) if (value == 0.0) != negate else pred
+        self._children(node)
+        return node
+
+    def _distance(self, node: nodes.Distance) -> exp.Expression:
+        a, b = self.geo(node.this), self.geo(node.expression)
+        if a.kind == b.kind == "point" and a.coords and b.coords:
+            return _call("adql_dist", *a.coords, *b.coords)
+        return _call("adql_distance", a.value, b.value)
+
+    def _area(self, node: nodes.Area) -> exp.Expression:
+        g = self.geo(node.this)
+        if g.kind == "circle" and g.coords:
+            return _call("adql_circle_area", g.coords[2])
+        if g.kind == "polygon":
+            return _call("adql_poly_area", g.value)
+        if g.kind == "point":
+            return _num(0.0)
+        return _call("adql_area", g.value)
+
+    def _coord1(self, node: nodes.Coord1) -> exp.Expression:
+        return self._point_coords(node.this)[0]
+
+    def _coord2(self, node: nodes.Coord2) -> exp.Expression:
+        return self._point_coords(node.this)[1]
+
+    def _coordsys(self, node: nodes.CoordSys) -> exp.Expression:
+        return exp.Literal.string("ICRS")
+
+    # -- other ADQL functions ----------------------------------------------------------
+    def _truncate(self, node: nodes.Truncate) -> exp.Expression:
+        x = self.visit(node.this)
+        digits = node.args.get("decimals")
+        if digits is None:
+            return _call("trunc", x)
+        scale = _call("pow", _num(10), self.visit(digits))
+        return exp.Div(
+            this=_call("trunc", exp.Mul(this=x, expression=scale)), expression=scale.copy()
+        )
+
+    def _log(self, node: exp.Log) -> exp.Expression:
+        return _call("log10", self.visit(node.expression))
+
+    def _rand(self, node: exp.Rand) -> exp.Expression:
+        return _call("random")  # DuckDB's random() takes no seed (setseed() is a statement)
+
+    def _octetlength(self, node: nodes.OctetLength) -> exp.Expression:
+        return _call("strlen", self.visit(node.this))
+
+    def _inunit(self, node: nodes.InUnit) -> exp.Expression:
+        target = node.expression
+        if not (isinstance(target, exp.Literal) and target.is_string):
+            raise AdqlError("IN_UNIT needs a unit string as second argument: IN_UNIT(x, 'deg')")
+        column = node.this
+        unit = self.units(column) if self.units and isinstance(column, exp.Column) else None
+        if unit is None:
+            raise UnsupportedQueryError(
+                f"IN_UNIT({node.this.sql()}, ...): the unit of the value is unknown; "
+                "apply IN_UNIT to a column that has a unit"
+            )
+        factor = _unit_factor(unit, target.this)
+        return exp.Mul(this=exp.Paren(this=self.visit(column)), expression=_num(factor))
+
+    def _cast(self, node: exp.Cast) -> exp.Expression:
+        to = node.to
+        value = self.visit(node.this)
+        if to.this == exp.DataType.Type.USERDEFINED:  # POINT, CIRCLE, POLYGON from text
+            parts = _call("regexp_split_to_array", _call("trim", value), exp.Literal.string(r"\s+"))
+            return exp.Cast(this=parts, to=exp.DataType.build("DOUBLE[]", dialect="duckdb"))
+        if to.this in (exp.DataType.Type.CHAR, exp.DataType.Type.VARCHAR):
+            to = exp.DataType.build("VARCHAR")
+        return exp.Cast(this=value, to=to)
+
+    # -- query structure ---------------------------------------------------------------
+    def _join(self, node: exp.Join) -> exp.Expression:
+        self._children(node)
+        if node.args.get("on") is None and not node.args.get("using") and not node.method:
+            if node.side:
+                node.set("on", exp.true())
+            else:
+                node.set("kind", "CROSS")
+        return node
+
+    def _union(self, node: exp.SetOperation) -> exp.Expression:
+        self._children(node)
+        for key in ("this", "expression"):
+            operand = node.args[key]
+            if isinstance(operand, exp.Select) and any(
+                operand.args.get(k) for k in ("limit", "offset", "order")
+            ):
+                node.set(key, exp.Subquery(this=operand))
+        return node
+
+    _intersect = _union
+    _except = _union
+
+
+def _unit_factor(source: str, target: str) -> float:
+    from astropy import units as u  # heavy import, only for IN_UNIT
+
+    try:
+        return float(u.Unit(source).to(u.Unit(target)))
+    except (ValueError, u.UnitConversionError) as exc:
+        raise AdqlError(f"IN_UNIT: cannot convert '{source}' to '{target}': {exc}") from exc

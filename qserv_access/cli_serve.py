@@ -25,6 +25,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on")
     parser.add_argument("--log-level", default="info", help="uvicorn log level")
+    parser.add_argument("--access-log", action="store_true",
+                        help="log every request (off by default: it costs latency)")
 
 
 def _serve(data_dir: Path, args: argparse.Namespace, *, banner: str = "") -> int:
@@ -44,7 +46,8 @@ def _serve(data_dir: Path, args: argparse.Namespace, *, banner: str = "") -> int
     if banner:
         sys.stdout.write(banner + "\n")
         sys.stdout.flush()
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
+                access_log=args.access_log)
     return 0
 
 

@@ -17,6 +17,11 @@ if TYPE_CHECKING:
     from engine.api import Engine, QueryResult
 
 
+PREFETCH_BYTES = 1 << 20
+"""Results up to this size are rendered completely before the response starts: one
+response body instead of a stream of chunks each crossing a thread (most queries)."""
+
+
 @dataclass(slots=True)
 class StartedQuery:
     """A query whose first batch is computed: errors before this point are plain exceptions."""
@@ -24,6 +29,21 @@ class StartedQuery:
     fmt: OutputFormat
     result: QueryResult
     chunks: Iterator[bytes]
+    body: bytes | None = None
+    """The whole response when :meth:`prefetch` found the result small."""
+
+    def prefetch(self, limit: int = PREFETCH_BYTES) -> StartedQuery:
+        """Render up to ``limit`` bytes now; keep the rest as a stream if there is more."""
+        parts: list[bytes] = []
+        size = 0
+        for chunk in self.chunks:
+            parts.append(chunk)
+            size += len(chunk)
+            if size >= limit:
+                self.chunks = itertools.chain(parts, self.chunks)
+                return self
+        self.body = b"".join(parts)
+        return self
 
 
 def start_query(
@@ -34,6 +54,7 @@ def start_query(
     timeout_s: float | None,
     cancel: threading.Event | None,
     catch_errors: bool = True,
+    prefetch: bool = False,
 ) -> StartedQuery:
     """Run ``request`` up to its first batch and return the stream of its formatted bytes."""
     fmt = resolve_format(request.response_format)
@@ -48,4 +69,5 @@ def start_query(
         fmt, result.schema, chained, lambda: bool(result.overflow),
         infos=[("QUERY", request.query)], catch_errors=catch_errors,
     )
-    return StartedQuery(fmt=fmt, result=result, chunks=chunks)
+    started = StartedQuery(fmt=fmt, result=result, chunks=chunks)
+    return started.prefetch() if prefetch else started

@@ -32,8 +32,10 @@ async def sync_query(request: Request) -> Response:
         )
         started = await run_in_threadpool(
             start_query, ctx.engine, query, uploads,
-            timeout_s=settings.sync_timeout.total_seconds(), cancel=None,
+            timeout_s=settings.sync_timeout.total_seconds(), cancel=None, prefetch=True,
         )
     except Exception as exc:  # noqa: BLE001 - boundary: error_report logs the unexpected
         return error_response(exc)
+    if started.body is not None:
+        return Response(started.body, media_type=started.fmt.mime)
     return StreamingResponse(started.chunks, media_type=started.fmt.mime)

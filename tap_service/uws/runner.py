@@ -115,6 +115,11 @@ class JobRunner:
         try:
             self._execute(job, cancel)
         except BaseException as exc:  # noqa: BLE001 - boundary: every failure becomes a UWS error
+            if self._stop.is_set():
+                # The service is stopping: the job runs again at the next start.
+                self.store.update(job.job_id, only_if=[Phase.EXECUTING], phase=Phase.QUEUED,
+                                  start_time=None)
+                return
             if timed_out.is_set():
                 message = (f"The job exceeded its execution duration of "
                            f"{job.execution_duration_s} s and was cancelled; ask for a longer "

@@ -24,7 +24,8 @@ def tap_url(tmp_path_factory):
     data_dir = build_tap_data_dir(root)
     port = free_port()
     log = open(root / "server.log", "wb")  # noqa: SIM115 - closed at teardown
-    env = {**os.environ, "QSA_TAP_WORK_DIR": str(root / "work"),
+    # A default MAXREC below the table size, so that the service limit can be seen to cut.
+    env = {**os.environ, "QSA_TAP_WORK_DIR": str(root / "work"), "QSA_TAP_DEFAULT_MAXREC": "1000",
            "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "qserv_access.cli", "serve", "--data-dir", str(data_dir),

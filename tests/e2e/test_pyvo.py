@@ -49,10 +49,18 @@ def test_error_is_raised_with_the_message(tap):
         tap.run_sync("SELECT * FROM sky.objets")
 
 
-def test_maxrec_warns_about_overflow(tap):
-    with pytest.warns(DALOverflowWarning):
-        result = tap.run_sync("SELECT id FROM sky.objects", maxrec=7)
+def test_maxrec_cut_is_reported_as_overflow(tap):
+    # pyvo >= 1.9 stays silent when the cut is exactly the maxrec the caller asked for
+    result = tap.run_sync("SELECT id FROM sky.objects", maxrec=7)
     assert len(result) == 7
+    assert result.query_status == "OVERFLOW"
+
+
+def test_overflow_warning_when_the_service_limit_cuts(tap):
+    # the e2e server's default MAXREC is 1000, the table holds 2000 rows
+    with pytest.warns(DALOverflowWarning, match="server limits"):
+        result = tap.run_sync("SELECT id FROM sky.objects")
+    assert len(result) == 1000
 
 
 def test_upload_cross_match(tap):

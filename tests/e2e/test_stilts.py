@@ -57,7 +57,7 @@ def test_tapquery_with_upload(stilts, tap_url, tmp_path):
     upload = tmp_path / "targets.csv"
     upload.write_text("tid,ra,dec\n1,150.0,2.0\n2,10.0,-40.0\n")
     lines = _tapquery(
-        stilts, tap_url, tmp_path, "sync=true", f"upload1={upload}", "ufmt1=csv",
+        stilts, tap_url, tmp_path, "sync=true", "nupload=1", f"upload1={upload}", "ufmt1=csv",
         "upname1=targets",
         "adql=SELECT t.tid, o.id FROM TAP_UPLOAD.targets AS t JOIN sky.objects AS o ON "
         "CONTAINS(POINT('ICRS', o.ra, o.dec), CIRCLE('ICRS', t.ra, t.dec, 0.05)) = 1",

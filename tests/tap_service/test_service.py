@@ -332,3 +332,23 @@ async def test_every_example_query_runs(client):
     for query in queries:
         r = await client.get("/tap/sync", params={"LANG": "ADQL", "QUERY": query})
         assert r.status_code == 200, (query, r.text)
+
+
+async def test_running_jobs_respect_the_overall_cap(tap_engine, tmp_path):
+    async with service(tap_engine, tmp_path, max_running_jobs=1,
+                       max_running_jobs_per_owner=1) as client:
+        urls = []
+        for n in range(4):
+            r = await client.post("/tap/async", data={
+                "LANG": "ADQL", "PHASE": "RUN",
+                "QUERY": f"SELECT TOP {n + 1} id FROM sky.objects"})
+            urls.append(r.headers["location"].replace("http://tap.test", ""))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            doc = ET.fromstring((await client.get("/tap/async")).content)
+            phases = [ref.findtext(f"{UWS}phase") for ref in doc.findall(f"{UWS}jobref")]
+            assert phases.count("EXECUTING") <= 1
+            if phases.count("COMPLETED") == 4:
+                break
+        else:
+            raise AssertionError(f"jobs did not all complete: {phases}")

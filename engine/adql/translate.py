@@ -274,6 +274,12 @@ class _Translator:
         return exp.Cast(this=value, to=to)
 
     # -- query structure ---------------------------------------------------------------
+    def _column(self, node: exp.Column) -> exp.Expression:
+        if isinstance(node.this, exp.Star):  # DuckDB takes table.* but not schema.table.*
+            node.set("db", None)
+            node.set("catalog", None)
+        return node
+
     def _join(self, node: exp.Join) -> exp.Expression:
         self._children(node)
         if node.args.get("on") is None and not node.args.get("using") and not node.method:

@@ -58,7 +58,8 @@ def _queries() -> list[tuple[str, str, bool]]:
     for path in sorted(DATA.rglob("*.xml")):
         for query in ET.parse(path).getroot().iter("query"):
             adql = query.find("adql")
-            assert adql is not None and adql.text
+            assert adql is not None
+            assert adql.text
             valid = adql.get("valid", "false") == "true"
             found.append((f"{path.parent.name}/{path.stem}:{query.get('uuid')}", adql.text, valid))
     return found

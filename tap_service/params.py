@@ -44,11 +44,11 @@ async def read_params(request: Request) -> RequestParams:
         content_type = request.headers.get("content-type", "")
         if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
             form = await request.form(max_files=100, max_fields=1000)
-            for key, value in form.multi_items():
-                if isinstance(value, str):
-                    params.add(key, value)
+            for key, item in form.multi_items():
+                if isinstance(item, str):
+                    params.add(key, item)
                 else:
-                    params.files[key] = value
+                    params.files[key] = item
     return params
 
 

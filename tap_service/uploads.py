@@ -131,8 +131,9 @@ def _votable_to_arrow(data: bytes) -> pa.Table:
 
 
 def _column_to_arrow(col: object) -> pa.Array:
-    values = np.ma.asarray(col)
-    mask = np.ma.getmaskarray(values) if np.ma.isMaskedArray(col) else None
+    values: np.ma.MaskedArray = np.ma.asarray(col)  # type: ignore[type-arg]
+    mask: np.ndarray | None = (np.asarray(np.ma.getmaskarray(values))
+                               if np.ma.isMaskedArray(col) else None)
     raw = np.ma.getdata(values)
     if raw.dtype.kind in ("U", "S", "O"):
         items = [None if (mask is not None and mask[i]) else
@@ -141,5 +142,5 @@ def _column_to_arrow(col: object) -> pa.Array:
     if raw.ndim > 1:
         return pa.array(list(raw.astype(float)), pa.list_(pa.float64(), raw.shape[1]))
     if mask is not None and mask.ndim > 1:
-        mask = mask.any(axis=tuple(range(1, mask.ndim)))
+        mask = np.asarray(mask.any(axis=tuple(range(1, mask.ndim))))
     return pa.array(raw, mask=mask if mask is not None and mask.any() else None)

@@ -145,7 +145,7 @@ def _string_parts(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         off_type = np.int32
     bufs = arr.buffers()
     n = len(arr)
-    offsets = np.frombuffer(bufs[1], dtype=off_type)[arr.offset : arr.offset + n + 1]
+    offsets: np.ndarray = np.frombuffer(bufs[1], dtype=off_type)[arr.offset : arr.offset + n + 1]
     offsets = offsets.astype(np.int64)
     data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.empty(0, np.uint8)
     lengths = np.diff(offsets)
@@ -158,12 +158,16 @@ def _string_parts(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return lengths, flat
 
 
-def _fixed(values: np.ndarray, width: int) -> tuple[str, int, np.ndarray]:
-    return ("fixed", width, np.ascontiguousarray(values).view(np.uint8))
+Part = tuple[int, np.ndarray, np.ndarray | None]
+"""(width, bytes, None) for a fixed-width part of a column, or (0, bytes, lengths per row)."""
 
 
-def _column_parts(arr: pa.Array, f: FieldInfo) -> list[tuple[str, object, np.ndarray]]:
-    """Return the byte parts of a column: ("fixed", width, bytes) or ("ragged", lengths, bytes)."""
+def _fixed(values: np.ndarray, width: int) -> Part:
+    return (width, np.ascontiguousarray(values).view(np.uint8), None)
+
+
+def _column_parts(arr: pa.Array, f: FieldInfo) -> list[Part]:
+    """Return the byte parts of one column, in row order."""
     n = len(arr)
     if f.datatype == "char":
         lengths, flat = _string_parts(arr)
@@ -173,7 +177,7 @@ def _column_parts(arr: pa.Array, f: FieldInfo) -> list[tuple[str, object, np.nda
             arr = pc.replace_substring_regex(arr.cast(pa.string()), r"[^\x00-\x7f]", "?")
             lengths, flat = _string_parts(arr)
         counts = lengths.astype(">u4")
-        return [_fixed(counts, 4), ("ragged", lengths, flat)]
+        return [_fixed(counts, 4), (0, flat, lengths)]
     if f.datatype == "boolean":
         values = np.asarray(arr.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
         chars = np.where(values, ord("T"), ord("F")).astype(np.uint8)
@@ -191,8 +195,8 @@ def _column_parts(arr: pa.Array, f: FieldInfo) -> list[tuple[str, object, np.nda
             return [_fixed(flat.reshape(n, size), size * be.itemsize)]
         lengths = np.asarray(pc.list_value_length(arr).fill_null(0), dtype=np.int64)
         flat = _numeric(pc.list_flatten(arr), f.datatype, be)
-        return [_fixed(lengths.astype(">u4"), 4), ("ragged", lengths * be.itemsize,
-                                                    flat.view(np.uint8))]
+        return [_fixed(lengths.astype(">u4"), 4), (0, flat.view(np.uint8),
+                                                    lengths * be.itemsize)]
     return [_fixed(_numeric(arr, f.datatype, be), be.itemsize)]
 
 
@@ -214,15 +218,15 @@ def encode_binary2(batch: pa.RecordBatch, fields: Sequence[FieldInfo]) -> bytes:
     ncols = len(fields)
     mask_bytes = (ncols + 7) // 8
     nulls = np.zeros((n, mask_bytes * 8), dtype=bool)
-    parts: list[tuple[str, object, np.ndarray]] = []
+    parts: list[Part] = []
     for i, f in enumerate(fields):
         arr = _normalise(batch.column(i), f)
         if arr.null_count:
             nulls[:, i] = ~np.asarray(arr.is_valid())
         parts.extend(_column_parts(arr, f))
     row_len = np.full(n, mask_bytes, dtype=np.int64)
-    for _kind, size, _ in parts:
-        row_len += size  # type: ignore[operator]
+    for width, _, lengths in parts:
+        row_len += width if lengths is None else lengths
     row_start = np.zeros(n, dtype=np.int64)
     np.cumsum(row_len[:-1], out=row_start[1:])
     out = np.empty(int(row_start[-1] + row_len[-1]), dtype=np.uint8)
@@ -230,18 +234,16 @@ def encode_binary2(batch: pa.RecordBatch, fields: Sequence[FieldInfo]) -> bytes:
     pos = row_start.copy()
     out[(pos[:, None] + np.arange(mask_bytes)).ravel()] = mask.ravel()
     pos += mask_bytes
-    for kind, size, data in parts:
-        if kind == "fixed":
-            width = int(size)  # type: ignore[call-overload]
+    for width, data, lengths in parts:
+        if lengths is None:
             out[(pos[:, None] + np.arange(width)).ravel()] = data.ravel()
             pos += width
         else:
-            lengths = size  # type: ignore[assignment]
-            total = int(lengths.sum())  # type: ignore[union-attr]
+            total = int(lengths.sum())
             if total:
-                starts = np.repeat(pos - (np.cumsum(lengths) - lengths), lengths)  # type: ignore[arg-type,operator]
+                starts = np.repeat(pos - (np.cumsum(lengths) - lengths), lengths)
                 out[starts + np.arange(total)] = data
-            pos += lengths  # type: ignore[arg-type]
+            pos += lengths
     return out.tobytes()
 
 

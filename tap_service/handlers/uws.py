@@ -100,7 +100,7 @@ async def list_jobs(request: Request) -> Response:
                 raise InvalidRequestError(f"Invalid LAST '{last_text}': give a positive integer.")
             last = int(last_text)
         jobs = await run_in_threadpool(
-            ctx.store.list, owner=owner if ctx.auth.enabled else None, phases=phases,
+            ctx.store.list_jobs, owner=owner if ctx.auth.enabled else None, phases=phases,
             after=after, last=last,
         )
     except Exception as exc:  # noqa: BLE001 - boundary
@@ -119,7 +119,8 @@ async def create_job(request: Request) -> Response:
         params = await read_params(request)
         job_id = new_job_id()
         now = utcnow()
-        values = {k: v[-1] for k, v in params.values.items() if k not in UWS_CONTROL}
+        values: dict[str, object] = {k: v[-1] for k, v in params.values.items()
+                                     if k not in UWS_CONTROL}
         upload = params.get("UPLOAD")
         if upload:
             values[UPLOAD_FILES_KEY] = await _store_uploads(ctx, params, job_id, upload)

@@ -180,7 +180,7 @@ class JobStore:
         with self.engine.begin() as conn:
             conn.execute(jobs_table.delete().where(jobs_table.c.job_id == job_id))
 
-    def list(self, *, owner: str | None = None, phases: Sequence[Phase] = (),
+    def list_jobs(self, *, owner: str | None = None, phases: Sequence[Phase] = (),
              after: datetime | None = None, last: int | None = None) -> list[Job]:
         """Return jobs, newest first when ``last`` is given, else oldest first."""
         stmt = jobs_table.select()
@@ -207,7 +207,7 @@ class JobStore:
 
     def with_phase(self, *phases: Phase) -> list[Job]:
         """Return the jobs in the given phases, oldest first."""
-        return self.list(phases=phases)
+        return self.list_jobs(phases=phases)
 
 
 __all__ = ["ACTIVE_PHASES", "FINAL_PHASES", "Job", "JobStore", "Phase", "new_job_id", "replace",

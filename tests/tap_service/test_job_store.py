@@ -43,11 +43,12 @@ def test_list_filters_by_owner_phase_after_and_last(store):
     store.add(_job("old", age_s=30))
     store.add(_job("mid", phase=Phase.COMPLETED, age_s=20))
     store.add(_job("new", owner="you", age_s=10))
-    assert [j.job_id for j in store.list()] == ["old", "mid", "new"]
-    assert [j.job_id for j in store.list(owner="me")] == ["old", "mid"]
-    assert [j.job_id for j in store.list(phases=[Phase.COMPLETED])] == ["mid"]
-    assert [j.job_id for j in store.list(after=utcnow() - timedelta(seconds=25))] == ["mid", "new"]
-    assert [j.job_id for j in store.list(last=2)] == ["new", "mid"]
+    assert [j.job_id for j in store.list_jobs()] == ["old", "mid", "new"]
+    assert [j.job_id for j in store.list_jobs(owner="me")] == ["old", "mid"]
+    assert [j.job_id for j in store.list_jobs(phases=[Phase.COMPLETED])] == ["mid"]
+    recent = store.list_jobs(after=utcnow() - timedelta(seconds=25))
+    assert [j.job_id for j in recent] == ["mid", "new"]
+    assert [j.job_id for j in store.list_jobs(last=2)] == ["new", "mid"]
 
 
 def test_expired_jobs_are_found_and_deleted(store):

@@ -23,8 +23,16 @@ class _Geo:
     """``point``, ``circle``, ``polygon`` or ``None`` when only known at run time."""
     coords: list[exp.Expression] | None
     """DuckDB scalar expressions of the DALI array, when statically known."""
-    value: exp.Expression
-    """DuckDB expression of the ``DOUBLE[]`` value."""
+    given: exp.Expression | None = None
+    """DuckDB expression of the ``DOUBLE[]`` value, when not built from ``coords``."""
+
+    @property
+    def value(self) -> exp.Expression:
+        """The ``DOUBLE[]`` value (built on demand: the fast paths never need it)."""
+        if self.given is not None:
+            return self.given
+        assert self.coords is not None
+        return _array(self.coords)
 
 
 def to_duckdb(tree: exp.Query, *, units: UnitLookup | None = None) -> exp.Query:
@@ -79,10 +87,14 @@ def _item(value: exp.Expression, index: int) -> exp.Expression:
     return _call("list_extract", value, exp.Literal.number(index))
 
 
+_DOUBLE_LIST = exp.DataType.build("DOUBLE[]", dialect="duckdb")
+_INT = exp.DataType.build("INT")
+_VARCHAR = exp.DataType.build("VARCHAR")
+
+
 def _array(coords: list[exp.Expression]) -> exp.Expression:
     return exp.Cast(
-        this=exp.Array(expressions=[c.copy() for c in coords]),
-        to=exp.DataType.build("DOUBLE[]", dialect="duckdb"),
+        this=exp.Array(expressions=[c.copy() for c in coords]), to=_DOUBLE_LIST.copy()
     )
 
 
@@ -117,21 +129,21 @@ class _Translator:
     def geo(self, node: exp.Expression) -> _Geo:
         if isinstance(node, nodes.Point):
             coords = [_double(self.visit(node.this)), _double(self.visit(node.expression))]
-            return _Geo("point", coords, _array(coords))
+            return _Geo("point", coords)
         if isinstance(node, nodes.Circle):
             center = self._point_coords(node.this)
             coords = [*center, _double(self.visit(node.expression))]
-            return _Geo("circle", coords, _array(coords))
+            return _Geo("circle", coords)
         if isinstance(node, nodes.Polygon):
             coords = [c for v in node.expressions for c in self._point_coords(v)]
-            return _Geo("polygon", coords, _array(coords))
+            return _Geo("polygon", coords)
         if isinstance(node, nodes.Box):
             return self._box_geo(node)
         if isinstance(node, nodes.Centroid):
             inner = self.geo(node.this)
             if inner.kind in ("point", "circle") and inner.coords:
                 coords = inner.coords[:2]
-                return _Geo("point", coords, _array(coords))
+                return _Geo("point", coords)
             center = _call("adql_center", inner.value)
             coords = [_item(center, 1), _item(center, 2)]
             return _Geo("point", coords, center)
@@ -159,7 +171,7 @@ class _Translator:
             dy = exp.Mul(this=_num(sh), expression=half_h.copy())
             coords.append(exp.Add(this=ra.copy(), expression=dx))
             coords.append(exp.Add(this=dec.copy(), expression=dy))
-        return _Geo("polygon", coords, _array(coords))
+        return _Geo("polygon", coords)
 
     # -- geometry functions ------------------------------------------------------------
     def _predicate(self, node: exp.Expression) -> exp.Expression:
@@ -181,7 +193,7 @@ class _Translator:
         return _call(name, a.value, b.value)
 
     def _as_int(self, node: exp.Expression) -> exp.Expression:
-        return exp.Cast(this=exp.Paren(this=self._predicate(node)), to=exp.DataType.build("INT"))
+        return exp.Cast(this=exp.Paren(this=self._predicate(node)), to=_INT.copy())
 
     def _contains(self, node: nodes.Contains) -> exp.Expression:
         return self._as_int(node)
@@ -268,9 +280,9 @@ class _Translator:
         value = self.visit(node.this)
         if to.this == exp.DataType.Type.USERDEFINED:  # POINT, CIRCLE, POLYGON from text
             parts = _call("regexp_split_to_array", _call("trim", value), exp.Literal.string(r"\s+"))
-            return exp.Cast(this=parts, to=exp.DataType.build("DOUBLE[]", dialect="duckdb"))
+            return exp.Cast(this=parts, to=_DOUBLE_LIST.copy())
         if to.this in (exp.DataType.Type.CHAR, exp.DataType.Type.VARCHAR):
-            to = exp.DataType.build("VARCHAR")
+            to = _VARCHAR.copy()
         return exp.Cast(this=value, to=to)
 
     # -- query structure ---------------------------------------------------------------

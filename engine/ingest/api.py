@@ -140,12 +140,9 @@ def ingest_files(
 
 
 def _required(spec: _Spec) -> dict[str, str]:
-    out = {}
-    for role, col in (("ra", spec.ra), ("dec", spec.dec), ("id", spec.id_column),
-                      ("director key", spec.director_key)):
-        if col:
-            out[role] = col
-    return out
+    pairs = (("ra", spec.ra), ("dec", spec.dec), ("id", spec.id_column),
+             ("director key", spec.director_key))
+    return {role: col for role, col in pairs if col}
 
 
 def _ingest(
@@ -218,7 +215,11 @@ def _partitioned(
     results: dict[int, SpillResult] = {}
     with pipeline.make_pool(workers) as pool, \
             pipeline.progress_bar(total, progress, f"ingest {spec.table}") as bar:
+        hist = np.zeros(12 * 4**HISTOGRAM_ORDER, dtype=np.int64)
+
         def done_spill(job: SpillJob, res: SpillResult) -> None:
+            np.add.at(hist, res.hist_pix, res.hist_counts)
+            res.hist_pix = res.hist_counts = np.zeros(0, np.int64)  # free them early
             results[job.file_index] = res
             bar.update(res.nrows)
         pipeline.run_all(pool, spill_file, jobs, done_spill)
@@ -227,9 +228,6 @@ def _partitioned(
         table_part = spec.table.split(".", 1)[1]
         collection = out / "catalog"
         catalog_dir = collection / table_part
-        hist = np.zeros(12 * 4**HISTOGRAM_ORDER, dtype=np.int64)
-        for res in ordered:
-            np.add.at(hist, res.hist_pix, res.hist_counts)
         if spec.kind is TableKind.CHILD:
             parts = dtable.manifest.partitions
             orders = np.array([p.order for p in parts], dtype=np.int64)
@@ -243,7 +241,7 @@ def _partitioned(
         id_index = None
         if spec.id_column:
             id_index = "id_index.parquet"
-            pipeline.merge_id_index([s for r in ordered for s in r.id_spills], spec.id_column,
+            pipeline.merge_id_index(ordered, spec.id_column,
                                     list(inputs.paths), out / id_index)
         schema = schema_with_metadata(
             pa.schema([pa.field(SPATIAL_INDEX_COLUMN, pa.int64()), *in_schema]), columns)

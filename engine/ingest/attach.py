@@ -20,7 +20,7 @@ def attached_manifest(name: str, hats_dir: Path) -> TableManifest:
 
     try:
         opened = hats.read_hats(hats_dir)
-    except Exception as exc:  # noqa: BLE001 - any failure means "not a HATS catalog"
+    except Exception as exc:
         raise IngestError(
             f"{hats_dir}: not a readable HATS catalog or collection ({exc}). Point to the "
             "folder holding 'properties' or 'collection.properties'."

@@ -6,23 +6,26 @@ from pathlib import Path
 
 import healpy as hp
 import numpy as np
-from hats.catalog import PartitionInfo
-from hats.catalog.dataset.collection_properties import CollectionProperties
-from hats.catalog.dataset.table_properties import TableProperties
-from hats.io import paths
-from hats.io.parquet_metadata import write_parquet_metadata
-from hats.io.skymap import write_skymap
-from hats.pixel_math.healpix_pixel import HealpixPixel
 
 from engine.sky.healpix import SPATIAL_INDEX_COLUMN, SPATIAL_INDEX_ORDER
+
+_DIR_STEP = 10_000
+"""HATS groups pixel files in ``Dir=`` folders of 10 000 pixel numbers."""
 
 SKYMAP_ORDER = 5
 """Order of the count map we keep (12 288 pixels, a few kB), instead of a point map."""
 
 
 def partition_file(catalog_dir: Path, order: int, ipix: int) -> Path:
-    """Return ``catalog_dir/dataset/Norder=K/Dir=D/Npix=N.parquet``."""
-    return Path(paths.pixel_catalog_file(str(catalog_dir), HealpixPixel(order, ipix)))
+    """Return ``catalog_dir/dataset/Norder=K/Dir=D/Npix=N.parquet`` (the HATS layout).
+
+    Examples
+    --------
+    >>> partition_file(Path("cat"), 5, 12345).as_posix()
+    'cat/dataset/Norder=5/Dir=10000/Npix=12345.parquet'
+    """
+    directory = (ipix // _DIR_STEP) * _DIR_STEP
+    return catalog_dir / "dataset" / f"Norder={order}" / f"Dir={directory}" / f"Npix={ipix}.parquet"
 
 
 def margin_name(table: str, margin_arcsec: float) -> str:
@@ -45,6 +48,13 @@ def write_catalog_metadata(
     histogram: np.ndarray | None = None,
 ) -> None:
     """Write properties, partition_info.csv, dataset/_metadata and _common_metadata."""
+    from hats.catalog import PartitionInfo
+    from hats.catalog.dataset.table_properties import TableProperties
+    from hats.io import paths
+    from hats.io.parquet_metadata import write_parquet_metadata
+    from hats.io.skymap import write_skymap
+    from hats.pixel_math.healpix_pixel import HealpixPixel
+
     write_parquet_metadata(str(catalog_dir))
     hpx = [HealpixPixel(o, p) for o, p in pixels]
     info = PartitionInfo.from_healpix(hpx)
@@ -71,6 +81,8 @@ def write_catalog_metadata(
 
 def write_collection(collection_dir: Path, table: str, margin: str | None) -> None:
     """Write ``collection.properties`` naming the primary catalog and its margin."""
+    from hats.catalog.dataset.collection_properties import CollectionProperties
+
     props = CollectionProperties(
         name=table,
         hats_primary_table_url=table,

@@ -30,7 +30,7 @@ def choose_partitions(
     >>> list(zip(orders.tolist(), ipixs.tolist()))
     [(0, 0), (1, 4)]
     """
-    top = int(round(np.log2(len(counts) // 12) / 2))
+    top = round(np.log2(len(counts) // 12) / 2)
     levels = [counts.astype(np.int64)]
     mergeable = [levels[0] <= max_rows]
     for _ in range(top):

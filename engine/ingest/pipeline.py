@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,14 +22,7 @@ from engine.catalog import IngestedFile, Partition, PublishedTable
 from engine.errors import IngestError, suggest
 from engine.ingest import hats_layout
 from engine.ingest.readers import FileProbe, iter_batches, probe
-from engine.ingest.workers import (
-    PartitionJob,
-    SpillJob,
-    SpillResult,
-    merge_margin,
-    spill_file,
-    write_partition,
-)
+from engine.ingest.workers import ID_SAMPLE_STEP, PartitionJob, SpillResult
 from engine.sky.healpix import SPATIAL_INDEX_COLUMN, pixel_range
 
 
@@ -97,9 +91,24 @@ def probe_inputs(paths: Iterable[str], required: dict[str, str]) -> Inputs:
     return Inputs(tuple(p.path for p in probes), tuple(probes), schema)
 
 
+class InlineExecutor(Executor):
+    """Runs each task at submission, in this process (``workers=1``: no spawn cost)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        """Run ``fn`` now and return its completed future."""
+        fut: Future[Any] = Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # noqa: BLE001 - delivered to the caller through the future
+            fut.set_exception(exc)
+        return fut
+
+
 def make_pool(workers: int | None) -> Executor:
-    """Return a process pool (spawned: safe with Arrow's threads)."""
+    """Return a process pool (spawned: safe with Arrow's threads), or inline for one worker."""
     n = workers or min(os.cpu_count() or 1, 8)
+    if n == 1:
+        return InlineExecutor()
     return ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"))
 
 
@@ -125,32 +134,83 @@ def progress_bar(total: int | None, enabled: bool | None, desc: str) -> Any:
                 file=sys.stderr, smoothing=0.1)
 
 
-def merge_id_index(id_spills: list[str], id_column: str, paths: list[str], out: Path) -> int:
-    """Sort every id, fail on duplicates (naming files and rows), write ``id_index.parquet``."""
-    if not id_spills:
+ID_BUCKET_ROWS = 1_000_000
+"""Rows per bucket when merging the id index: bounds the parent's memory."""
+
+
+def merge_id_index(results: list[SpillResult], id_column: str, paths: list[str],
+                   out: Path) -> int:
+    """Sort every id, fail on duplicates (naming files and rows), write ``id_index.parquet``.
+
+    The id space is cut in buckets of about :data:`ID_BUCKET_ROWS` at sampled ids; each
+    bucket is read from every (sorted) id spill, with row groups pruned by statistics.
+    """
+    spills = [s for r in results for s in r.id_spills]
+    samples = [a for r in results for a in r.id_samples if len(a)]
+    if not spills or not samples:
         pq.write_table(pa.table({id_column: pa.array([], pa.int64()),
                                  SPATIAL_INDEX_COLUMN: pa.array([], pa.int64())}), out)
         return 0
-    table = pa.concat_tables([pq.read_table(p) for p in id_spills]).sort_by(id_column)
+    cuts = pc.unique(pa.concat_arrays(samples).sort())
+    step = max(ID_BUCKET_ROWS // ID_SAMPLE_STEP, 1)
+    bounds: list[Any] = [None, *cuts[step::step].to_pylist(), None]
+    total = 0
+    writer = None
+    try:
+        for lo, hi in itertools.pairwise(bounds):
+            bucket = _read_bucket(spills, id_column, lo, hi)
+            _check_ids(bucket, id_column, paths, spills)
+            if writer is None:
+                writer = pq.ParquetWriter(out, bucket.schema, compression="zstd")
+            writer.write_table(bucket, row_group_size=262_144)
+            total += bucket.num_rows
+    finally:
+        if writer is not None:
+            writer.close()
+    return total
+
+
+def _read_bucket(spills: list[str], id_column: str, lo: Any, hi: Any) -> pa.Table:
+    """Read ids in ``[lo, hi)`` (None: unbounded; the first bucket also takes nulls)."""
+    fld = pc.field(id_column)
+    expr = None
+    if lo is not None:
+        expr = fld >= lo
+    if hi is not None:
+        expr = (fld < hi) if expr is None else (expr & (fld < hi))
+    if lo is None and expr is not None:
+        expr = expr | fld.is_null()
+    table = pa.concat_tables([
+        pq.read_table(s, filters=expr, columns=[id_column, SPATIAL_INDEX_COLUMN],
+                      use_threads=False)
+        for s in spills])
+    return table.sort_by(id_column)
+
+
+def _provenance(spills: list[str], expr: pc.Expression) -> list[dict[str, Any]]:
+    """Return the file index and row number of the id spill rows matching ``expr``."""
+    return [row for s in spills for row in pq.read_table(s, filters=expr).to_pylist()]
+
+
+def _check_ids(table: pa.Table, id_column: str, paths: list[str], spills: list[str]) -> None:
     ids = table.column(id_column).combine_chunks()
     if ids.null_count:
-        bad = table.filter(pc.is_null(table.column(id_column))).slice(0, 1).to_pylist()[0]
+        bad = _provenance(spills, pc.field(id_column).is_null())[0]
         raise IngestError(f"{paths[bad['_file']]}: column '{id_column}' is null at row "
                           f"{bad['_row']}; ids must be unique and not null.")
-    if len(ids) > 1:
-        dup = pc.equal(ids.slice(1), ids.slice(0, len(ids) - 1))
-        if pc.any(dup).as_py():
-            first = int(np.flatnonzero(dup.to_numpy(zero_copy_only=False))[0])
-            value = ids[first].as_py()
-            rows = table.filter(pc.equal(table.column(id_column), value)).to_pylist()
-            where = "; ".join(f"{paths[r['_file']]} row {r['_row']}" for r in rows[:5])
-            raise IngestError(
-                f"Duplicate id {value!r} in column '{id_column}': {where}. Ids of a director "
-                "table must be unique; remove the duplicates (or ingest without --id)."
-            )
-    pq.write_table(table.select([id_column, SPATIAL_INDEX_COLUMN]), out, compression="zstd",
-                   row_group_size=262_144)
-    return len(ids)
+    if len(ids) < 2:
+        return
+    dup = pc.equal(ids.slice(1), ids.slice(0, len(ids) - 1))
+    if not pc.any(dup).as_py():
+        return
+    first = int(np.flatnonzero(dup.to_numpy(zero_copy_only=False))[0])
+    value = ids[first].as_py()
+    rows = _provenance(spills, pc.field(id_column) == value)
+    where = "; ".join(f"{paths[r['_file']]} row {r['_row']}" for r in rows[:5])
+    raise IngestError(
+        f"Duplicate id {value!r} in column '{id_column}': {where}. Ids of a director "
+        "table must be unique; remove the duplicates (or ingest without --id)."
+    )
 
 
 def partition_jobs(

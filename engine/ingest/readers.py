@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -78,7 +77,7 @@ def probe(path: str) -> FileProbe:
         return _probe_votable(path)
     except IngestError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any parser failure is a bad input file
+    except Exception as exc:
         raise _unreadable(path, exc) from exc
 
 
@@ -101,7 +100,7 @@ def iter_batches(path: str, columns: list[str] | None = None) -> Iterator[pa.Rec
             yield from table.to_batches(max_chunksize=BATCH_ROWS)
     except IngestError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any parser failure is a bad input file
+    except Exception as exc:
         raise _unreadable(path, exc) from exc
 
 

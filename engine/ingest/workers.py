@@ -9,6 +9,7 @@ Pass 3 (:func:`merge_margin`): concatenate the shards a partition received.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from engine.ingest.readers import iter_batches
 from engine.sky.healpix import SPATIAL_INDEX_COLUMN, pixel_range, spatial_index, to_order
 from engine.sky.margins import PartitionMap, margin_targets
 
-SPILL_ROWS = 2_000_000
+SPILL_ROWS = 1_000_000
 """Rows buffered before a sorted spill is written (bounds a worker's memory)."""
 
 SPILL_ROW_GROUP = 16_384
@@ -30,6 +31,9 @@ SPILL_ROW_GROUP = 16_384
 
 FINAL_ROW_GROUP = 32_768
 """Row groups of published files: a small cone reads a small fraction of a partition."""
+
+ID_SAMPLE_STEP = 8_192
+"""Sampling step of ids in pass 1; the id index is merged in buckets cut at these samples."""
 
 _WRITE_OPTS = {"compression": "zstd", "write_statistics": [SPATIAL_INDEX_COLUMN]}
 
@@ -58,10 +62,18 @@ class SpillResult:
     nrows: int = 0
     spills: list[tuple[str, list[int], list[int]]] = field(default_factory=list)
     id_spills: list[str] = field(default_factory=list)
+    id_samples: list[pa.Array] = field(default_factory=list)
+    """Every :data:`ID_SAMPLE_STEP`-th id of each id spill, to cut the id space in buckets."""
     hist_pix: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     hist_counts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     orphans: int = 0
     orphan_examples: list[str] = field(default_factory=list)
+
+
+def _release_memory_promptly() -> None:
+    """Let jemalloc hand freed pages back at once, so workers' RSS tracks their real use."""
+    with contextlib.suppress(NotImplementedError):  # Arrow built without jemalloc
+        pa.jemalloc_set_decay_ms(0)
 
 
 def _bad_rows(job: SpillJob, column: str, mask: np.ndarray, offset: int, why: str) -> IngestError:
@@ -108,12 +120,14 @@ def _director_lookup(job: SpillJob, keys: pa.Array, offset: int,
     if len(missing):
         result.orphans += len(missing)
         for i in missing[: 5 - len(result.orphan_examples)]:
-            result.orphan_examples.append(f"row {offset + i + 1} ({job.director_key}={values[i]!r})")
+            result.orphan_examples.append(
+                f"row {offset + i + 1} ({job.director_key}={values[i]!r})")
     return (hpix[pos_c] if len(ids) else np.zeros(len(values), np.int64)), found
 
 
 def spill_file(job: SpillJob) -> SpillResult:
     """Run pass 1 on one file (see module docstring)."""
+    _release_memory_promptly()
     result = SpillResult()
     columns = job.schema.names
     index = None
@@ -171,8 +185,10 @@ def _write_spill(job: SpillJob, result: SpillResult, buffer: list[pa.Table]) -> 
     if job.id_column:
         ids = table.select([job.id_column, SPATIAL_INDEX_COLUMN, "_file", "_row"])
         ids = ids.sort_by(job.id_column)
-        pq.write_table(ids, f"{stem}.ids.parquet", compression="lz4")
+        pq.write_table(ids, f"{stem}.ids.parquet", compression="lz4", row_group_size=65_536)
         result.id_spills.append(f"{stem}.ids.parquet")
+        result.id_samples.append(ids.column(0).combine_chunks()[::ID_SAMPLE_STEP])
+        del ids
         table = table.drop_columns(["_file", "_row"])
     order = np.argsort(table.column(0).to_numpy(), kind="stable")
     table = table.take(pa.array(order))
@@ -207,6 +223,7 @@ class PartitionJob:
 
 def write_partition(job: PartitionJob) -> tuple[int, list[tuple[int, str, int]]]:
     """Run pass 2 on one partition; return its row count and its margin shards."""
+    _release_memory_promptly()
     lo, hi = pixel_range(job.order, job.ipix)
     pieces = []
     for path, groups in job.spills:

@@ -9,8 +9,8 @@ Conventions:
 
 - distances use the haversine with ``atan2`` (accurate for tiny and near-antipodal
   separations, at the poles and across RA 0/360; no ``acos``);
-- a polygon's interior is the side that contains the normalised mean of its vertices
-  (for polygons smaller than a hemisphere, the smaller region), whatever the vertex order;
+- a polygon's interior is the smaller of the two regions its edges bound, whatever the
+  vertex order (its orientation is the sign of its signed area);
 - point-in-polygon uses the winding number of the vertices as seen from the point
   (bearings on the sphere), so non-convex polygons work; points exactly on an edge are
   undefined;
@@ -58,10 +58,6 @@ GEOMETRY_MACROS: list[str] = [
     "CREATE OR REPLACE MACRO adql_poly_center(p) AS "
     "[((degrees(atan2(adql_sy(p), adql_sx(p))) % 360.0) + 360.0) % 360.0, "
     "degrees(atan2(adql_sz(p), sqrt(pow(adql_sx(p), 2) + pow(adql_sy(p), 2))))]",
-    "CREATE OR REPLACE MACRO adql_in_polygon_c(ra, dec, p, c) AS "
-    "adql_winding(ra, dec, p) <> 0 AND adql_winding(ra, dec, p) = adql_winding(c[1], c[2], p)",
-    "CREATE OR REPLACE MACRO adql_in_polygon(ra, dec, p) AS "
-    "adql_in_polygon_c(ra, dec, p, adql_poly_center(p))",
     # signed solid angle of the spherical triangle (a, b, c) given as unit vectors
     "CREATE OR REPLACE MACRO adql_tri(a1, a2, a3, b1, b2, b3, c1, c2, c3) AS "
     "2 * atan2(a1 * (b2 * c3 - b3 * c2) + a2 * (b3 * c1 - b1 * c3) + a3 * (b1 * c2 - b2 * c1), "
@@ -69,17 +65,23 @@ GEOMETRY_MACROS: list[str] = [
     "CREATE OR REPLACE MACRO adql_ux(ra, dec) AS cos(radians(dec)) * cos(radians(ra))",
     "CREATE OR REPLACE MACRO adql_uy(ra, dec) AS cos(radians(dec)) * sin(radians(ra))",
     "CREATE OR REPLACE MACRO adql_uz(ra, dec) AS sin(radians(dec))",
-    "CREATE OR REPLACE MACRO adql_poly_sr_c(p, c) AS abs(list_sum([adql_tri("
-    "adql_ux(c[1], c[2]), adql_uy(c[1], c[2]), adql_uz(c[1], c[2]), "
+    # signed area (steradians) of polygon p: fan of triangles from its first vertex; the
+    # sign tells the orientation around the smaller region
+    "CREATE OR REPLACE MACRO adql_poly_signed(p) AS list_sum([adql_tri("
+    "adql_ux(p[1], p[2]), adql_uy(p[1], p[2]), adql_uz(p[1], p[2]), "
     "adql_ux(p[2 * i - 1], p[2 * i]), adql_uy(p[2 * i - 1], p[2 * i]), "
     "adql_uz(p[2 * i - 1], p[2 * i]), "
     f"adql_ux(p[2 * {_NEXT} + 1], p[2 * {_NEXT} + 2]), "
     f"adql_uy(p[2 * {_NEXT} + 1], p[2 * {_NEXT} + 2]), "
-    f"adql_uz(p[2 * {_NEXT} + 1], p[2 * {_NEXT} + 2])) FOR i IN {_VERTICES}]))",
-    # polygon area in square degrees (the region containing the centre)
-    "CREATE OR REPLACE MACRO adql_poly_area(p) AS "
-    "least(adql_poly_sr_c(p, adql_poly_center(p)), "
-    "4 * pi() - adql_poly_sr_c(p, adql_poly_center(p))) * pow(180.0 / pi(), 2)",
+    f"adql_uz(p[2 * {_NEXT} + 1], p[2 * {_NEXT} + 2])) FOR i IN {_VERTICES}])",
+    # point in polygon given the polygon's orientation sign s (+1/-1): a point inside the
+    # smaller region sees the boundary wind once, against the orientation
+    "CREATE OR REPLACE MACRO adql_in_polygon_s(ra, dec, p, s) AS "
+    "adql_winding(ra, dec, p) * s = -1",
+    "CREATE OR REPLACE MACRO adql_in_polygon(ra, dec, p) AS "
+    "adql_in_polygon_s(ra, dec, p, sign(adql_poly_signed(p)))",
+    # polygon area in square degrees (the smaller region)
+    "CREATE OR REPLACE MACRO adql_poly_area(p) AS abs(adql_poly_signed(p)) * pow(180.0 / pi(), 2)",
     "CREATE OR REPLACE MACRO adql_circle_area(r) AS "
     "2 * pi() * (1 - cos(radians(least(r, 180.0)))) * pow(180.0 / pi(), 2)",
     # generic forms for geometry values whose kind is only known at run time

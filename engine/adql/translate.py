@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -182,6 +183,9 @@ class _Translator:
         if a.kind == "point" and a.coords and b.kind == "circle" and b.coords:
             return _call("adql_in_circle", *a.coords, *b.coords)
         if a.kind == "point" and a.coords and b.kind == "polygon":
+            sign = _constant_orientation(b.coords)
+            if sign is not None:  # constant polygon: orientation computed once, here
+                return _call("adql_in_polygon_s", *a.coords, b.value, _num(sign))
             return _call("adql_in_polygon", *a.coords, b.value)
         if a.kind == b.kind == "circle" and a.coords and b.coords:
             dist = _call("adql_dist", *a.coords[:2], *b.coords[:2])
@@ -313,6 +317,28 @@ class _Translator:
 
     _intersect = _union
     _except = _union
+
+
+def _unit_vector(ra_deg: float, dec_deg: float) -> tuple[float, float, float]:
+    ra, dec = math.radians(ra_deg), math.radians(dec_deg)
+    return (math.cos(dec) * math.cos(ra), math.cos(dec) * math.sin(ra), math.sin(dec))
+
+
+def _constant_orientation(coords: list[exp.Expression] | None) -> float | None:
+    """Sign of the signed area of a constant polygon, as the ``adql_poly_signed`` macro."""
+    values = [constant_value(c) for c in coords or []]
+    if not values or any(v is None for v in values):
+        return None
+    pts = [_unit_vector(values[i], values[i + 1]) for i in range(0, len(values), 2)]  # type: ignore[arg-type]
+    a, total = pts[0], 0.0
+    for b, c in zip(pts, pts[1:] + pts[:1], strict=True):
+        cross = (b[1] * c[2] - b[2] * c[1], b[2] * c[0] - b[0] * c[2], b[0] * c[1] - b[1] * c[0])
+        triple = a[0] * cross[0] + a[1] * cross[1] + a[2] * cross[2]
+        dots = 1 + sum(x * y for x, y in zip(a, b, strict=True))
+        dots += sum(x * y for x, y in zip(b, c, strict=True))
+        dots += sum(x * y for x, y in zip(c, a, strict=True))
+        total += 2 * math.atan2(triple, dots)
+    return 0.0 if total == 0 else math.copysign(1.0, total)
 
 
 def _unit_factor(source: str, target: str) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 
-def table_refs(tree: exp.Expression) -> list[exp.Table]:
+def table_refs(tree: exp.Expr) -> list[exp.Table]:
     """Return every table reference in ``tree`` (subqueries included), excluding CTE names.
 
     Parameters

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
-from sqlglot import exp, generator, parser, tokens
+from sqlglot import TokenType, exp, generator, parser, tokens
 from sqlglot.dialects.dialect import Dialect, NormalizationStrategy
-from sqlglot.tokens import TokenType
 
 from engine.adql import nodes
 
@@ -16,7 +15,7 @@ class BuilderError(ValueError):
     """A function was called with the wrong number or kind of arguments."""
 
 
-Builder = Callable[[list[exp.Expression]], exp.Expression]
+Builder = Callable[[list[exp.Expr]], exp.Expr]
 
 _NOT_ADQL_KEYWORDS = frozenset(
     {
@@ -33,27 +32,29 @@ _NOT_ADQL_KEYWORDS = frozenset(
 so that e.g. ``CAST(x AS FLOAT)`` or ``LIMIT 5`` are rejected rather than accepted."""
 
 
-def _arity(name: str, args: Sequence[exp.Expression], low: int, high: int) -> None:
+def _arity(name: str, args: Sequence[exp.Expr], low: int, high: int) -> None:
     if not low <= len(args) <= high:
         want = str(low) if low == high else f"{low} to {high}"
         raise BuilderError(f"{name}() takes {want} argument(s), got {len(args)}")
 
 
-def _fixed(name: str, cls: type[exp.Expression], keys: Sequence[str], low: int = -1) -> Builder:
+def _fixed(name: str, cls: type[exp.Expr], keys: Sequence[str], low: int = -1) -> Builder:
     low = len(keys) if low < 0 else low
 
-    def build(args: list[exp.Expression]) -> exp.Expression:
+    def build(args: list[exp.Expr]) -> exp.Expr:
         _arity(name, args, low, len(keys))
         return cls(**dict(zip(keys, args, strict=False)))
 
     return build
 
 
-def _is_coordsys(arg: exp.Expression) -> bool:
+def _is_coordsys(arg: exp.Expr) -> bool:
     return isinstance(arg, exp.Null) or (isinstance(arg, exp.Literal) and arg.is_string)
 
 
-def _split_coordsys(args: list[exp.Expression], n_plain: int) -> tuple[exp.Expression | None, list]:
+def _split_coordsys(
+    args: list[exp.Expr], n_plain: int
+) -> tuple[exp.Expr | None, list[exp.Expr]]:
     if len(args) > n_plain or (args and len(args) == n_plain and _is_coordsys(args[0])):
         if not _is_coordsys(args[0]):
             raise BuilderError("the first argument must be a coordinate system string")
@@ -61,7 +62,7 @@ def _split_coordsys(args: list[exp.Expression], n_plain: int) -> tuple[exp.Expre
     return None, args
 
 
-def _point(args: list[exp.Expression]) -> exp.Expression:
+def _point(args: list[exp.Expr]) -> exp.Expr:
     _arity("POINT", args, 2, 3)
     coordsys, rest = _split_coordsys(args, 2)
     if len(rest) != 2:
@@ -69,14 +70,14 @@ def _point(args: list[exp.Expression]) -> exp.Expression:
     return nodes.Point(this=rest[0], expression=rest[1], coordsys=coordsys)
 
 
-def _circle(args: list[exp.Expression]) -> exp.Expression:
+def _circle(args: list[exp.Expr]) -> exp.Expr:
     _arity("CIRCLE", args, 2, 4)
     if len(args) == 4 or (len(args) == 3 and _is_coordsys(args[0])):
         coordsys, rest = args[0], args[1:]
     else:
         coordsys, rest = None, args
     if len(rest) == 3:
-        center: exp.Expression = nodes.Point(this=rest[0], expression=rest[1])
+        center: exp.Expr = nodes.Point(this=rest[0], expression=rest[1])
     elif len(rest) == 2 and not isinstance(rest[0], (exp.Literal, exp.Neg)):
         center = rest[0]
     else:
@@ -86,11 +87,11 @@ def _circle(args: list[exp.Expression]) -> exp.Expression:
     return nodes.Circle(this=center, expression=rest[-1], coordsys=coordsys)
 
 
-def _box(args: list[exp.Expression]) -> exp.Expression:
+def _box(args: list[exp.Expr]) -> exp.Expr:
     _arity("BOX", args, 3, 5)
     coordsys, rest = (args[0], args[1:]) if _is_coordsys(args[0]) else (None, args)
     if len(rest) == 4:
-        center: exp.Expression = nodes.Point(this=rest[0], expression=rest[1])
+        center: exp.Expr = nodes.Point(this=rest[0], expression=rest[1])
     elif len(rest) == 3:
         center = rest[0]
     else:
@@ -98,7 +99,7 @@ def _box(args: list[exp.Expression]) -> exp.Expression:
     return nodes.Box(this=center, width=rest[-2], height=rest[-1], coordsys=coordsys)
 
 
-def _polygon(args: list[exp.Expression]) -> exp.Expression:
+def _polygon(args: list[exp.Expr]) -> exp.Expr:
     coordsys, rest = (args[0], args[1:]) if args and _is_coordsys(args[0]) else (None, args)
     if rest and all(isinstance(a, nodes.Point) for a in rest):
         vertices = rest
@@ -113,7 +114,7 @@ def _polygon(args: list[exp.Expression]) -> exp.Expression:
     return nodes.Polygon(expressions=vertices, coordsys=coordsys)
 
 
-def _distance(args: list[exp.Expression]) -> exp.Expression:
+def _distance(args: list[exp.Expr]) -> exp.Expr:
     if len(args) == 4:
         return nodes.Distance(
             this=nodes.Point(this=args[0], expression=args[1]),
@@ -123,18 +124,18 @@ def _distance(args: list[exp.Expression]) -> exp.Expression:
     return nodes.Distance(this=args[0], expression=args[1])
 
 
-def _log10(args: list[exp.Expression]) -> exp.Expression:
+def _log10(args: list[exp.Expr]) -> exp.Expr:
     _arity("LOG10", args, 1, 1)
     return exp.Log(this=exp.Literal.number(10), expression=args[0])
 
 
-def _coalesce(args: list[exp.Expression]) -> exp.Expression:
+def _coalesce(args: list[exp.Expr]) -> exp.Expr:
     if not args:
         raise BuilderError("COALESCE() needs at least one argument")
     return exp.Coalesce(this=args[0], expressions=args[1:])
 
 
-def _rand(args: list[exp.Expression]) -> exp.Expression:
+def _rand(args: list[exp.Expr]) -> exp.Expr:
     _arity("RAND", args, 0, 1)
     return exp.Rand(this=args[0] if args else None)
 
@@ -298,7 +299,7 @@ class ADQL(Dialect):
             return self.func("LOG10", expression.expression)
 
 
-def _vertex_args(vertex: exp.Expression) -> list[exp.Expression]:
+def _vertex_args(vertex: exp.Expr) -> list[exp.Expr]:
     if isinstance(vertex, nodes.Point) and not vertex.args.get("coordsys"):
         return [vertex.this, vertex.expression]
     return [vertex]

@@ -9,7 +9,7 @@ from engine.adql.dialect import ADQL
 _DIALECT = ADQL()
 
 
-def to_adql(tree: exp.Expression, *, pretty: bool = False) -> str:
+def to_adql(tree: exp.Expr, *, pretty: bool = False) -> str:
     """Return ADQL 2.1 text that :func:`engine.adql.parse.parse_adql` reads back as ``tree``.
 
     Parameters

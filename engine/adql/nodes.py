@@ -131,7 +131,7 @@ class OctetLength(exp.Expression, exp.Func):
     arg_types = {"this": True}  # noqa: RUF012
 
 
-GEOMETRY_TYPES: tuple[type[exp.Expression], ...] = (
+GEOMETRY_TYPES: tuple[type[exp.Expr], ...] = (
     Point,
     Circle,
     Box,
@@ -142,7 +142,7 @@ GEOMETRY_TYPES: tuple[type[exp.Expression], ...] = (
 """Nodes whose value is a geometry (not usable with ``||``, arithmetic or as a predicate)."""
 
 
-def geometry_xtype(expr: exp.Expression) -> str | None:
+def geometry_xtype(expr: exp.Expr) -> str | None:
     """Return the DALI xtype (``point``, ``circle``, ``polygon``) of an output expression.
 
     Parameters
@@ -173,7 +173,7 @@ def geometry_xtype(expr: exp.Expression) -> str | None:
     return None
 
 
-def constant_value(expr: exp.Expression | None) -> float | None:
+def constant_value(expr: exp.Expr | None) -> float | None:
     """Fold a numeric constant expression (literals, unary minus, + - * /, parentheses).
 
     Parameters

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from sqlglot import exp
+from sqlglot import Token, TokenType, exp
 from sqlglot.errors import ParseError, TokenError
-from sqlglot.tokens import Token, TokenType
 
 from engine.adql.dialect import ADQL
 from engine.adql.validate import ADQL_RESERVED, validate
@@ -154,7 +153,7 @@ def _hint(highlight: str, tokens: list[Token]) -> str:
     return ""
 
 
-def _merge_adjacent_strings(tree: exp.Expression) -> None:
+def _merge_adjacent_strings(tree: exp.Expr) -> None:
     """SQL joins string literals separated only by blanks or comments: 'ab' -- x\n'cd'."""
     for node in list(tree.find_all(exp.Concat)):
         parts = node.expressions
@@ -162,7 +161,7 @@ def _merge_adjacent_strings(tree: exp.Expression) -> None:
             node.replace(exp.Literal.string("".join(p.this for p in parts)))
 
 
-def _normalize(tree: exp.Expression) -> None:
+def _normalize(tree: exp.Expr) -> None:
     for setop in list(tree.find_all(exp.SetOperation)):
         for key in ("this", "expression"):
             operand = setop.args.get(key)

@@ -22,13 +22,13 @@ UnitLookup = Callable[[exp.Column], "str | None"]
 class _Geo:
     kind: str | None
     """``point``, ``circle``, ``polygon`` or ``None`` when only known at run time."""
-    coords: list[exp.Expression] | None
+    coords: list[exp.Expr] | None
     """DuckDB scalar expressions of the DALI array, when statically known."""
-    given: exp.Expression | None = None
+    given: exp.Expr | None = None
     """DuckDB expression of the ``DOUBLE[]`` value, when not built from ``coords``."""
 
     @property
-    def value(self) -> exp.Expression:
+    def value(self) -> exp.Expr:
         """The ``DOUBLE[]`` value (built on demand: the fast paths never need it)."""
         if self.given is not None:
             return self.given
@@ -75,16 +75,16 @@ def to_duckdb(tree: exp.Query, *, units: UnitLookup | None = None) -> exp.Query:
     return out  # type: ignore[return-value]
 
 
-def _double(e: exp.Expression) -> exp.Expression:
+def _double(e: exp.Expr) -> exp.Expr:
     # the DOUBLE[] cast of the whole array (or the macros' arithmetic) fixes the type
     return e
 
 
-def _call(name: str, *args: exp.Expression) -> exp.Expression:
+def _call(name: str, *args: exp.Expr) -> exp.Expr:
     return exp.Anonymous(this=name, expressions=list(args))
 
 
-def _item(value: exp.Expression, index: int) -> exp.Expression:
+def _item(value: exp.Expr, index: int) -> exp.Expr:
     return _call("list_extract", value, exp.Literal.number(index))
 
 
@@ -93,13 +93,13 @@ _INT = exp.DataType.build("INT")
 _VARCHAR = exp.DataType.build("VARCHAR")
 
 
-def _array(coords: list[exp.Expression]) -> exp.Expression:
+def _array(coords: list[exp.Expr]) -> exp.Expr:
     return exp.Cast(
         this=exp.Array(expressions=[c.copy() for c in coords]), to=_DOUBLE_LIST.copy()
     )
 
 
-def _num(value: float) -> exp.Expression:
+def _num(value: float) -> exp.Expr:
     return exp.Literal.number(value)
 
 
@@ -108,7 +108,7 @@ class _Translator:
         self.units = units
 
     # -- generic ---------------------------------------------------------------------
-    def visit(self, node: exp.Expression) -> exp.Expression:
+    def visit(self, node: exp.Expr) -> exp.Expr:
         handler = getattr(self, f"_{node.key}", None)
         if handler is not None:
             return handler(node)  # type: ignore[no-any-return]
@@ -117,17 +117,17 @@ class _Translator:
         self._children(node)
         return node
 
-    def _children(self, node: exp.Expression) -> None:
+    def _children(self, node: exp.Expr) -> None:
         for key, value in list(node.args.items()):
-            if isinstance(value, exp.Expression):
+            if isinstance(value, exp.Expr):
                 node.set(key, self.visit(value))
             elif isinstance(value, list):
                 node.set(
-                    key, [self.visit(v) if isinstance(v, exp.Expression) else v for v in value]
+                    key, [self.visit(v) if isinstance(v, exp.Expr) else v for v in value]
                 )
 
     # -- geometry values ---------------------------------------------------------------
-    def geo(self, node: exp.Expression) -> _Geo:
+    def geo(self, node: exp.Expr) -> _Geo:
         if isinstance(node, nodes.Point):
             coords = [_double(self.visit(node.this)), _double(self.visit(node.expression))]
             return _Geo("point", coords)
@@ -145,9 +145,9 @@ class _Translator:
             if inner.kind in ("point", "circle") and inner.coords:
                 coords = inner.coords[:2]
                 return _Geo("point", coords)
-            center = _call("adql_center", inner.value)
-            coords = [_item(center, 1), _item(center, 2)]
-            return _Geo("point", coords, center)
+            middle = _call("adql_center", inner.value)
+            coords = [_item(middle, 1), _item(middle, 2)]
+            return _Geo("point", coords, middle)
         if isinstance(node, nodes.Region):
             raise UnsupportedQueryError(
                 "REGION() (STC-S strings) is not supported; use POINT, CIRCLE or POLYGON"
@@ -156,7 +156,7 @@ class _Translator:
             return self.geo(node.this)
         return _Geo(None, None, self.visit(node))
 
-    def _point_coords(self, node: exp.Expression) -> list[exp.Expression]:
+    def _point_coords(self, node: exp.Expr) -> list[exp.Expr]:
         g = self.geo(node)
         if g.kind == "point" and g.coords:
             return [c.copy() for c in g.coords]
@@ -166,7 +166,7 @@ class _Translator:
         ra, dec = self._point_coords(node.this)
         half_w = exp.Div(this=_double(self.visit(node.args["width"])), expression=_num(2))
         half_h = exp.Div(this=_double(self.visit(node.args["height"])), expression=_num(2))
-        coords: list[exp.Expression] = []
+        coords: list[exp.Expr] = []
         for sw, sh in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
             dx = exp.Mul(this=_num(sw), expression=half_w.copy())
             dy = exp.Mul(this=_num(sh), expression=half_h.copy())
@@ -175,7 +175,7 @@ class _Translator:
         return _Geo("polygon", coords)
 
     # -- geometry functions ------------------------------------------------------------
-    def _predicate(self, node: exp.Expression) -> exp.Expression:
+    def _predicate(self, node: exp.Expr) -> exp.Expr:
         """Boolean DuckDB form of CONTAINS / INTERSECTS."""
         a, b = self.geo(node.this), self.geo(node.expression)
         if isinstance(node, nodes.Intersects) and b.kind == "point" and a.kind != "point":
@@ -196,22 +196,22 @@ class _Translator:
         name = "adql_contains" if isinstance(node, nodes.Contains) else "adql_intersects"
         return _call(name, a.value, b.value)
 
-    def _as_int(self, node: exp.Expression) -> exp.Expression:
+    def _as_int(self, node: exp.Expr) -> exp.Expr:
         return exp.Cast(this=exp.Paren(this=self._predicate(node)), to=_INT.copy())
 
-    def _contains(self, node: nodes.Contains) -> exp.Expression:
+    def _contains(self, node: nodes.Contains) -> exp.Expr:
         return self._as_int(node)
 
-    def _intersects(self, node: nodes.Intersects) -> exp.Expression:
+    def _intersects(self, node: nodes.Intersects) -> exp.Expr:
         return self._as_int(node)
 
-    def _eq(self, node: exp.EQ) -> exp.Expression:
+    def _eq(self, node: exp.EQ) -> exp.Expr:
         return self._compare(node, negate=False)
 
-    def _neq(self, node: exp.NEQ) -> exp.Expression:
+    def _neq(self, node: exp.NEQ) -> exp.Expr:
         return self._compare(node, negate=True)
 
-    def _compare(self, node: exp.Expression, *, negate: bool) -> exp.Expression:
+    def _compare(self, node: exp.Expr, *, negate: bool) -> exp.Expr:
         for func, other in ((node.this, node.expression), (node.expression, node.this)):
             value = constant_value(other)
             if isinstance(func, (nodes.Contains, nodes.Intersects)) and value in (0.0, 1.0):
@@ -220,13 +220,13 @@ class _Translator:
         self._children(node)
         return node
 
-    def _distance(self, node: nodes.Distance) -> exp.Expression:
+    def _distance(self, node: nodes.Distance) -> exp.Expr:
         a, b = self.geo(node.this), self.geo(node.expression)
         if a.kind == b.kind == "point" and a.coords and b.coords:
             return _call("adql_dist", *a.coords, *b.coords)
         return _call("adql_distance", a.value, b.value)
 
-    def _area(self, node: nodes.Area) -> exp.Expression:
+    def _area(self, node: nodes.Area) -> exp.Expr:
         g = self.geo(node.this)
         if g.kind == "circle" and g.coords:
             return _call("adql_circle_area", g.coords[2])
@@ -236,17 +236,17 @@ class _Translator:
             return _num(0.0)
         return _call("adql_area", g.value)
 
-    def _coord1(self, node: nodes.Coord1) -> exp.Expression:
+    def _coord1(self, node: nodes.Coord1) -> exp.Expr:
         return self._point_coords(node.this)[0]
 
-    def _coord2(self, node: nodes.Coord2) -> exp.Expression:
+    def _coord2(self, node: nodes.Coord2) -> exp.Expr:
         return self._point_coords(node.this)[1]
 
-    def _coordsys(self, node: nodes.CoordSys) -> exp.Expression:
+    def _coordsys(self, node: nodes.CoordSys) -> exp.Expr:
         return exp.Literal.string("ICRS")
 
     # -- other ADQL functions ----------------------------------------------------------
-    def _truncate(self, node: nodes.Truncate) -> exp.Expression:
+    def _truncate(self, node: nodes.Truncate) -> exp.Expr:
         x = self.visit(node.this)
         digits = node.args.get("decimals")
         if digits is None:
@@ -256,16 +256,16 @@ class _Translator:
             this=_call("trunc", exp.Mul(this=x, expression=scale)), expression=scale.copy()
         )
 
-    def _log(self, node: exp.Log) -> exp.Expression:
+    def _log(self, node: exp.Log) -> exp.Expr:
         return _call("log10", self.visit(node.expression))
 
-    def _rand(self, node: exp.Rand) -> exp.Expression:
+    def _rand(self, node: exp.Rand) -> exp.Expr:
         return _call("random")  # DuckDB's random() takes no seed (setseed() is a statement)
 
-    def _octetlength(self, node: nodes.OctetLength) -> exp.Expression:
+    def _octetlength(self, node: nodes.OctetLength) -> exp.Expr:
         return _call("strlen", self.visit(node.this))
 
-    def _inunit(self, node: nodes.InUnit) -> exp.Expression:
+    def _inunit(self, node: nodes.InUnit) -> exp.Expr:
         target = node.expression
         if not (isinstance(target, exp.Literal) and target.is_string):
             raise AdqlError("IN_UNIT needs a unit string as second argument: IN_UNIT(x, 'deg')")
@@ -279,7 +279,7 @@ class _Translator:
         factor = _unit_factor(unit, target.this)
         return exp.Mul(this=exp.Paren(this=self.visit(column)), expression=_num(factor))
 
-    def _cast(self, node: exp.Cast) -> exp.Expression:
+    def _cast(self, node: exp.Cast) -> exp.Expr:
         to = node.to
         value = self.visit(node.this)
         if to.this == exp.DataType.Type.USERDEFINED:  # POINT, CIRCLE, POLYGON from text
@@ -290,13 +290,13 @@ class _Translator:
         return exp.Cast(this=value, to=to)
 
     # -- query structure ---------------------------------------------------------------
-    def _column(self, node: exp.Column) -> exp.Expression:
+    def _column(self, node: exp.Column) -> exp.Expr:
         if isinstance(node.this, exp.Star):  # DuckDB takes table.* but not schema.table.*
             node.set("db", None)
             node.set("catalog", None)
         return node
 
-    def _join(self, node: exp.Join) -> exp.Expression:
+    def _join(self, node: exp.Join) -> exp.Expr:
         self._children(node)
         if node.args.get("on") is None and not node.args.get("using") and not node.method:
             if node.side:
@@ -305,7 +305,7 @@ class _Translator:
                 node.set("kind", "CROSS")
         return node
 
-    def _union(self, node: exp.SetOperation) -> exp.Expression:
+    def _union(self, node: exp.SetOperation) -> exp.Expr:
         self._children(node)
         for key in ("this", "expression"):
             operand = node.args[key]
@@ -324,7 +324,7 @@ def _unit_vector(ra_deg: float, dec_deg: float) -> tuple[float, float, float]:
     return (math.cos(dec) * math.cos(ra), math.cos(dec) * math.sin(ra), math.sin(dec))
 
 
-def _constant_orientation(coords: list[exp.Expression] | None) -> float | None:
+def _constant_orientation(coords: list[exp.Expr] | None) -> float | None:
     """Sign of the signed area of a constant polygon, as the ``adql_poly_signed`` macro."""
     values = [constant_value(c) for c in coords or []]
     if not values or any(v is None for v in values):

@@ -60,7 +60,7 @@ _FUNCTIONS = (
     nodes.Distance, nodes.Area, nodes.Centroid, nodes.Coord1, nodes.Coord2, nodes.CoordSys,
     nodes.Region, nodes.InUnit,
 )
-ALLOWED_NODES: frozenset[type[exp.Expression]] = frozenset(_STRUCTURE + _OPERATORS + _FUNCTIONS)
+ALLOWED_NODES: frozenset[type[exp.Expr]] = frozenset(_STRUCTURE + _OPERATORS + _FUNCTIONS)
 """Every node class a validated tree may contain; anything else (placeholders, vendor
 functions, DDL...) is refused, so nothing outside ADQL can reach DuckDB."""
 
@@ -79,7 +79,7 @@ _PREDICATES = (
 )
 
 
-def _position(node: exp.Expression) -> tuple[int, int]:
+def _position(node: exp.Expr) -> tuple[int, int]:
     for candidate in (node, *node.find_all(exp.Identifier)):
         meta = candidate.meta
         if "line" in meta:
@@ -87,12 +87,12 @@ def _position(node: exp.Expression) -> tuple[int, int]:
     return 1, 1
 
 
-def _fail(message: str, node: exp.Expression) -> AdqlSyntaxError:
+def _fail(message: str, node: exp.Expr) -> AdqlSyntaxError:
     line, col = _position(node)
     return AdqlSyntaxError(message, line=line, col=col)
 
 
-def is_predicate(node: exp.Expression) -> bool:
+def is_predicate(node: exp.Expr) -> bool:
     """Return whether ``node`` is a boolean condition (ADQL has no boolean-valued columns)."""
     if isinstance(node, exp.Paren):
         return is_predicate(node.this)
@@ -103,7 +103,7 @@ def is_predicate(node: exp.Expression) -> bool:
     return isinstance(node, _PREDICATES)
 
 
-def validate(tree: exp.Expression) -> None:
+def validate(tree: exp.Expr) -> None:
     """Refuse anything in ``tree`` that is not ADQL this engine runs.
 
     Parameters
@@ -127,7 +127,7 @@ def validate(tree: exp.Expression) -> None:
         _check_node(node, tree)
 
 
-def _check_node(node: exp.Expression, root: exp.Expression) -> None:
+def _check_node(node: exp.Expr, root: exp.Expr) -> None:
     if isinstance(node, exp.Anonymous):
         name = node.name.upper()
         raise UnsupportedQueryError(
@@ -165,7 +165,7 @@ def _check_node(node: exp.Expression, root: exp.Expression) -> None:
         raise _fail("Too many name parts in a table name: use schema.table", node)
 
 
-def _refuse_node(node: exp.Expression) -> None:
+def _refuse_node(node: exp.Expr) -> None:
     if isinstance(node, exp.Func):
         name = node.sql_name() if hasattr(node, "sql_name") else node.key.upper()
         raise UnsupportedQueryError(
@@ -206,13 +206,13 @@ def _check_select(node: exp.Select) -> None:
         _check_count(offset.expression, "OFFSET", node)
 
 
-def _check_count(value: exp.Expression | None, what: str, where: exp.Expression) -> None:
+def _check_count(value: exp.Expr | None, what: str, where: exp.Expr) -> None:
     if not (isinstance(value, exp.Literal) and not value.is_string and value.this.isdigit()):
         shown = value.sql() if value is not None else ""
         raise _fail(f"{what} needs a non-negative integer, not '{shown}'", where)
 
 
-def _check_condition(node: exp.Expression, clause: str) -> None:
+def _check_condition(node: exp.Expr, clause: str) -> None:
     if is_predicate(node):
         return
     if isinstance(node, (nodes.Contains, nodes.Intersects)):

@@ -138,7 +138,9 @@ def test_star_shaped_polygon_matches_brute_force(
 ) -> None:
     order = np.sort(np.array(bearings))
     # a gap of 170 degrees or more would leave the centre outside: not a star around it
-    assume(np.max(np.diff(np.concatenate([order, [order[0] + 360]]))) < 170)
+    gaps = np.diff(np.concatenate([order, [order[0] + 360]]))
+    assume(np.max(gaps) < 170)
+    assume(np.min(gaps) > 0.1)  # distinct vertices: no zero-length edge
     vra, vdec = destination(ra, dec, order, np.array(radii[: len(order)]))
     if reverse:
         vra, vdec = vra[::-1], vdec[::-1]

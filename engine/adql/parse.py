@@ -6,7 +6,7 @@ from sqlglot import Token, TokenType, exp
 from sqlglot.errors import ParseError, TokenError
 
 from engine.adql.dialect import ADQL
-from engine.adql.validate import ADQL_RESERVED, validate
+from engine.adql.validate import ADQL_RESERVED, snippet, validate
 from engine.errors import AdqlError, AdqlSyntaxError
 
 MAX_QUERY_CHARS = 1_000_000
@@ -76,7 +76,7 @@ def parse_adql(text: str) -> exp.Query:
         tree = tree.this
         tree.parent = None
     _merge_adjacent_strings(tree)
-    validate(tree)
+    validate(tree, text)
     _normalize(tree)
     return tree  # type: ignore[return-value]
 
@@ -106,9 +106,7 @@ def _at(token: Token, text: str, message: str) -> AdqlSyntaxError:
 
 
 def _snippet(text: str, line: int, col: int) -> str:
-    lines = text.splitlines() or [""]
-    shown = lines[min(line, len(lines)) - 1]
-    return f"  {shown}\n  {' ' * (col - 1)}^"
+    return snippet(text, line, col)
 
 
 def _line_col_of_error(message: str, text: str) -> tuple[int, int]:

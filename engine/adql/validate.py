@@ -87,9 +87,24 @@ def _position(node: exp.Expr) -> tuple[int, int]:
     return 1, 1
 
 
-def _fail(message: str, node: exp.Expr) -> AdqlSyntaxError:
+class _Invalid(Exception):  # noqa: N818 - internal, turned into AdqlSyntaxError by validate()
+    def __init__(self, message: str, line: int, col: int) -> None:
+        super().__init__(message)
+        self.message, self.line, self.col = message, line, col
+
+
+def _fail(message: str, node: exp.Expr) -> _Invalid:
     line, col = _position(node)
-    return AdqlSyntaxError(message, line=line, col=col)
+    return _Invalid(message, line, col)
+
+
+def snippet(text: str, line: int, col: int) -> str:
+    """Return the query line ``line`` with a caret under column ``col`` (both 1-based)."""
+    if not text:
+        return ""
+    lines = text.splitlines() or [""]
+    shown = lines[min(line, len(lines)) - 1]
+    return f"  {shown}\n  {' ' * (col - 1)}^"
 
 
 def is_predicate(node: exp.Expr) -> bool:
@@ -103,13 +118,15 @@ def is_predicate(node: exp.Expr) -> bool:
     return isinstance(node, _PREDICATES)
 
 
-def validate(tree: exp.Expr) -> None:
+def validate(tree: exp.Expr, text: str = "") -> None:
     """Refuse anything in ``tree`` that is not ADQL this engine runs.
 
     Parameters
     ----------
     tree
         A single statement from the ADQL parser.
+    text
+        The query text, to show where the problem is.
 
     Raises
     ------
@@ -123,8 +140,13 @@ def validate(tree: exp.Expr) -> None:
             f"Only a single SELECT query is accepted, not {tree.key.upper()}; "
             "write SELECT ... FROM ..."
         )
-    for node in tree.walk():
-        _check_node(node, tree)
+    try:
+        for node in tree.walk():
+            _check_node(node, tree)
+    except _Invalid as exc:
+        raise AdqlSyntaxError(
+            exc.message, line=exc.line, col=exc.col, snippet=snippet(text, exc.line, exc.col)
+        ) from None
 
 
 def _check_node(node: exp.Expr, root: exp.Expr) -> None:
@@ -161,8 +183,23 @@ def _check_node(node: exp.Expr, root: exp.Expr) -> None:
                 raise _fail(f"A geometry cannot be an operand of {node.key.upper()}", side)
     elif isinstance(node, exp.Column) and isinstance(node.parent, exp.Dot):
         raise _fail("Too many name parts: use [schema.]table.column", node)
-    elif isinstance(node, exp.Table) and isinstance(node.this, exp.Dot):
+    elif isinstance(node, exp.Table):
+        _check_table(node)
+
+
+_PATH_CHARACTERS = frozenset("/\\:.*?~$")
+
+
+def _check_table(node: exp.Table) -> None:
+    if isinstance(node.this, exp.Dot):
         raise _fail("Too many name parts in a table name: use schema.table", node)
+    for part in node.parts:
+        if _PATH_CHARACTERS & set(part.name):
+            raise _fail(
+                f"Table name '{part.name}' looks like a file path; tables are named "
+                "schema.table (see TAP_SCHEMA.tables)",
+                node,
+            )
 
 
 def _refuse_node(node: exp.Expr) -> None:

@@ -122,6 +122,9 @@ def test_anything_but_one_select_is_refused(adql: str) -> None:
         "SELECT * FROM duckdb_settings()",
         "SELECT pg_sleep(1) FROM t",
         "SELECT * FROM '/etc/passwd'",
+        'SELECT * FROM "/etc/passwd"',
+        'SELECT * FROM "data.parquet"',
+        'SELECT * FROM s."x.csv"',
         "SELECT a FROM t WHERE a = ?",
         "SELECT a FROM t WHERE a = $1",
         "SELECT a::INTEGER FROM t",
@@ -162,6 +165,7 @@ def test_reserved_word_as_column_asks_for_quotes() -> None:
     with pytest.raises(AdqlSyntaxError, match='"distance"') as info:
         parse_adql("SELECT ra,\n distance FROM t")
     assert (info.value.line, info.value.col) == (2, 2)
+    assert info.value.snippet == "   distance FROM t\n   ^"
 
 
 def test_missing_from_is_explained() -> None:

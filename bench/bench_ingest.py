@@ -11,6 +11,7 @@ if present. Results go to ``bench/results/ingest.json`` and ``ingest.md``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -106,17 +107,12 @@ def measure(cmd: list[str]) -> dict[str, float]:
         nonlocal peak
         root = psutil.Process(proc.pid)
         while not done.is_set():
-            try:
-                procs = [root, *root.children(recursive=True)]
+            with contextlib.suppress(psutil.Error):
                 rss = 0
-                for p in procs:
-                    try:
+                for p in [root, *root.children(recursive=True)]:
+                    with contextlib.suppress(psutil.Error):
                         rss += p.memory_info().rss
-                    except psutil.Error:
-                        pass
                 peak = max(peak, rss)
-            except psutil.Error:
-                pass
             time.sleep(0.1)
 
     thread = threading.Thread(target=sample, daemon=True)
@@ -155,6 +151,7 @@ def main() -> None:
         "rows": args.rows, "files": N_FILES, "margin_arcsec": MARGIN_ARCSEC,
         "max_rows_per_partition": MAX_ROWS, "generate_seconds": round(gen_s, 1),
         "cpus": os.cpu_count(), "machine": platform.platform(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
     for name in ("ours", "hats-import"):
         out = WORK / f"out_{name}"
@@ -166,7 +163,8 @@ def main() -> None:
         print(name, results[name], flush=True)
         shutil.rmtree(out, ignore_errors=True)
     ours, theirs = results["ours"], results["hats-import"]
-    assert isinstance(ours, dict) and isinstance(theirs, dict)
+    assert isinstance(ours, dict)
+    assert isinstance(theirs, dict)
     results["speedup"] = round(ours["rows_per_s"] / theirs["rows_per_s"], 2)
     results["memory_ratio"] = round(ours["peak_rss_mib"] / theirs["peak_rss_mib"], 2)
     if TYCHO.exists():
@@ -182,6 +180,7 @@ def main() -> None:
         shutil.rmtree(out, ignore_errors=True)
     else:
         results["tycho2"] = "skipped: file absent"
+    results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     write_results(results)
 
 
@@ -190,7 +189,8 @@ def write_results(results: dict[str, object]) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "ingest.json").write_text(json.dumps(results, indent=1) + "\n")
     ours, theirs = results["ours"], results["hats-import"]
-    assert isinstance(ours, dict) and isinstance(theirs, dict)
+    assert isinstance(ours, dict)
+    assert isinstance(theirs, dict)
     lines = [
         "# Ingest benchmark",
         "",
@@ -209,7 +209,10 @@ def write_results(results: dict[str, object]) -> None:
         f"Speed-up: **{results['speedup']}x**; memory ratio (ours/theirs): "
         f"{results['memory_ratio']}.",
         "",
-        f"Tycho-2 (1.9 M rows, one file): {results['tycho2']}",
+        f"Tycho-2 (1.9 M rows, one file, ours): {results['tycho2']}",
+        "",
+        f"Load average (1, 5, 15 min) at start {results['load_average_at_start']}, at end "
+        f"{results['load_average_at_end']}: other jobs shared the machine when it is above 0.",
         "",
     ]
     (RESULTS / "ingest.md").write_text("\n".join(lines))

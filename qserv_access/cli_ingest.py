@@ -76,3 +76,29 @@ def run_attach(args: argparse.Namespace) -> int:
         f"{len(manifest.partitions)} partitions {margin} margin from {args.hats_dir}\n"
     )
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``ingest``/``attach`` alone (``python -m qserv_access.cli_ingest``), like cli.main."""
+    from engine.errors import UserError
+
+    parser = argparse.ArgumentParser(prog="qserv-access")
+    subs = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, add, run, text in (("ingest", add_ingest_arguments, run_ingest, HELP_INGEST),
+                                 ("attach", add_attach_arguments, run_attach, HELP_ATTACH)):
+        sub = subs.add_parser(name, help=text)
+        add(sub)
+        sub.set_defaults(_run=run)
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except UserError as exc:
+        sys.stderr.write(f"qserv-access {args.command}: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write(f"qserv-access {args.command}: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

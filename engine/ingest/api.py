@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,8 +26,17 @@ from engine.ingest.partitioning import (
     HISTOGRAM_ORDER,
     choose_partitions,
 )
-from engine.ingest.workers import SpillJob, SpillResult, merge_margin, spill_file, write_partition
+from engine.ingest.workers import (
+    SpillJob,
+    SpillResult,
+    merge_margin,
+    sha256_file,
+    spill_file,
+    write_partition,
+)
 from engine.sky.healpix import SPATIAL_INDEX_COLUMN
+
+_log = logging.getLogger(__name__)
 
 DEFAULT_MARGIN_ARCSEC = 10.0
 """Overlap kept around each partition. It must exceed the largest cross-match radius we
@@ -128,11 +138,9 @@ def ingest_files(
         raise IngestError(f"Table '{name}' exists as a {old.manifest.kind} table; cannot append "
                           f"{kind} data to it (check --ra/--dec/--director).")
     new_files = [str(Path(f)) for f in files]
-    ingested = pipeline.check_not_ingested(old, new_files)
     tx = txn.begin(data_dir, name)
     try:
-        manifest = _ingest(data_dir, spec, new_files, old, ingested, tx, schema_yaml, workers,
-                           progress)
+        manifest = _ingest(data_dir, spec, new_files, old, tx, schema_yaml, workers, progress)
     except BaseException:
         txn.abort(tx)
         raise
@@ -147,7 +155,7 @@ def _required(spec: _Spec) -> dict[str, str]:
 
 def _ingest(
     data_dir: Path, spec: _Spec, new_files: list[str], old: pipeline.PublishedTable | None,
-    ingested: list[pipeline.IngestedFile], tx: Path, schema_yaml: str | Path | None,
+    tx: Path, schema_yaml: str | Path | None,
     workers: int | None, progress: bool | None,
 ) -> TableManifest:
     start = time.monotonic()
@@ -170,17 +178,17 @@ def _ingest(
     if spec.kind is TableKind.REGULAR:
         schema = schema_with_metadata(inputs.schema, columns)
         rel = f"data/{spec.table.split('.', 1)[1]}.parquet"
-        nrows = pipeline.write_regular(inputs, schema, out / rel)
-        manifest = TableManifest(nrows=nrows, regular_files=(rel,), **base)  # type: ignore[arg-type]
+        digests = [sha256_file(f) for f in new_files]
+        pipeline.check_not_ingested(old, new_files, digests, [0] * len(new_files))
+        counts = pipeline.write_regular(inputs, schema, out / rel)
+        files = pipeline.check_not_ingested(old, new_files, digests, counts[:len(new_files)])
+        manifest = TableManifest(nrows=sum(counts), regular_files=(rel,), **base)  # type: ignore[arg-type]
     else:
-        manifest = _partitioned(data_dir, spec, inputs, columns, base, tx, out, workers,
-                                progress)
-    rows_by_file = manifest.extra.pop("_rows_by_file", {})
-    files = tuple(dataclasses.replace(f, rows=rows_by_file.get(i, 0))
-                  for i, f in enumerate(ingested))
+        manifest, files = _partitioned(data_dir, spec, inputs, columns, base, tx, out,
+                                       workers, progress, old, len(new_files))
     version = old.manifest.version + 1 if old else 1
     manifest = dataclasses.replace(
-        manifest, ingested_files=(old.manifest.ingested_files if old else ()) + files,
+        manifest, ingested_files=(old.manifest.ingested_files if old else ()) + tuple(files),
         version=version,
         extra={**manifest.extra, "ingest_seconds": round(time.monotonic() - start, 3)},
     )
@@ -192,7 +200,8 @@ def _ingest(
 def _partitioned(
     data_dir: Path, spec: _Spec, inputs: pipeline.Inputs, columns: tuple, base: dict,
     tx: Path, out: Path, workers: int | None, progress: bool | None,
-) -> TableManifest:
+    old: pipeline.PublishedTable | None, n_new: int,
+) -> tuple[TableManifest, list[pipeline.IngestedFile]]:
     spill_dir, margin_work = tx / "spill", tx / "margin"
     spill_dir.mkdir()
     margin_work.mkdir()
@@ -208,7 +217,8 @@ def _partitioned(
     jobs = [SpillJob(path=p, file_index=i, schema=in_schema, work_dir=str(spill_dir),
                      hist_order=HISTOGRAM_ORDER, ra=spec.ra, dec=spec.dec,
                      id_column=spec.id_column, director_key=spec.director_key,
-                     director_index=director_index, allow_orphans=spec.allow_orphans)
+                     director_index=director_index, allow_orphans=spec.allow_orphans,
+                     hash_input=i < n_new)
             for i, p in enumerate(inputs.paths)]
     known = [p.nrows for p in inputs.probes]
     total = sum(n for n in known if n is not None) if all(n is not None for n in known) else None
@@ -222,8 +232,14 @@ def _partitioned(
             res.hist_pix = res.hist_counts = np.zeros(0, np.int64)  # free them early
             results[job.file_index] = res
             bar.update(res.nrows)
+        t0 = time.monotonic()
         pipeline.run_all(pool, spill_file, jobs, done_spill)
+        _log.info("pass 1 (spill %d files): %.1f s", len(jobs), time.monotonic() - t0)
+        t0 = time.monotonic()
         ordered = [results[i] for i in range(len(jobs))]
+        files = pipeline.check_not_ingested(
+            old, list(inputs.paths[:n_new]), [(r.sha256, r.size) for r in ordered[:n_new]],
+            [r.nrows for r in ordered[:n_new]])
         _check_orphans(spec, inputs, ordered)
         table_part = spec.table.split(".", 1)[1]
         collection = out / "catalog"
@@ -238,13 +254,15 @@ def _partitioned(
         margin_dir = None
         if spec.kind is TableKind.POSITIONAL and spec.margin_arcsec > 0:
             margin_dir = collection / hats_layout.margin_name(table_part, spec.margin_arcsec)
-        id_index = None
-        if spec.id_column:
+        id_index = id_future = None
+        if spec.id_column:  # merged by a worker while the others write partitions
             id_index = "id_index.parquet"
-            pipeline.merge_id_index(ordered, spec.id_column,
+            id_future = pool.submit(pipeline.merge_id_index, ordered, spec.id_column,
                                     list(inputs.paths), out / id_index)
         schema = schema_with_metadata(
             pa.schema([pa.field(SPATIAL_INDEX_COLUMN, pa.int64()), *in_schema]), columns)
+        _log.info("partitioning: %.1f s", time.monotonic() - t0)
+        t0 = time.monotonic()
         pjobs = pipeline.partition_jobs(
             orders, ipixs, ordered, catalog_dir=catalog_dir, schema=schema,
             margin_dir=margin_work if margin_dir else None, margin_arcsec=spec.margin_arcsec,
@@ -264,6 +282,10 @@ def _partitioned(
                     for i, (o, p) in enumerate(zip(orders.tolist(), ipixs.tolist(),
                                                    strict=True))}
             margin_counts = {i: f.result() for i, f in futs.items()}
+        if id_future is not None:
+            id_future.result()
+        _log.info("pass 2+3 (%d partitions): %.1f s", len(pjobs), time.monotonic() - t0)
+        t0 = time.monotonic()
     pixels = list(zip(orders.tolist(), ipixs.tolist(), strict=True))
     nrows = sum(counts)
     hats_kind = "object" if spec.kind is TableKind.POSITIONAL else "source"
@@ -279,16 +301,16 @@ def _partitioned(
                 total_rows=sum(margin_counts.values()), ra=spec.ra, dec=spec.dec,
                 margin_arcsec=spec.margin_arcsec, primary=table_part)
         hats_layout.write_collection(collection, table_part, margin)
+    _log.info("HATS metadata: %.1f s", time.monotonic() - t0)
     partitions = pipeline.to_partitions(orders, ipixs, counts, margin_counts, out, catalog_dir,
                                         margin_dir)
-    rows_by_file = {i: r.nrows for i, r in enumerate(ordered)}
     return TableManifest(
         nrows=nrows, partitions=partitions, id_index=id_index,
         hats_root=f"catalog/{table_part}" if spec.ra else None,
-        extra={"_rows_by_file": rows_by_file, "orphans_dropped": sum(r.orphans for r in ordered),
+        extra={"orphans_dropped": sum(r.orphans for r in ordered),
                "max_rows_per_partition": spec.max_rows},
         **base,
-    )
+    ), files
 
 
 def _check_orphans(spec: _Spec, inputs: pipeline.Inputs, results: list[SpillResult]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import multiprocessing
 import os
@@ -34,15 +33,6 @@ class Inputs:
     probes: tuple[FileProbe, ...]
     schema: pa.Schema
     """Input columns (``_healpix_29`` excluded), in the first file's order."""
-
-
-def sha256_file(path: str) -> tuple[str, int]:
-    """Return the hex sha256 and size of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(8 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest(), os.path.getsize(path)
 
 
 def probe_inputs(paths: Iterable[str], required: dict[str, str]) -> Inputs:
@@ -238,12 +228,13 @@ def partition_jobs(
     return jobs
 
 
-def write_regular(inputs: Inputs, schema: pa.Schema, out: Path) -> int:
-    """Copy every input into one Parquet file (a small, replicated table)."""
+def write_regular(inputs: Inputs, schema: pa.Schema, out: Path) -> list[int]:
+    """Copy every input into one Parquet file (a small, replicated table); rows per input."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    nrows = 0
+    counts = []
     with pq.ParquetWriter(out, schema, compression="zstd") as writer:
         for path in inputs.paths:
+            nrows = 0
             for batch in iter_batches(path, inputs.schema.names):
                 try:
                     arrays = [batch.column(n).cast(schema.field(n).type) for n in schema.names]
@@ -252,7 +243,8 @@ def write_regular(inputs: Inputs, schema: pa.Schema, out: Path) -> int:
                                       f"the first file: {exc}") from exc
                 writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
                 nrows += batch.num_rows
-    return nrows
+            counts.append(nrows)
+    return counts
 
 
 def old_inputs(old: PublishedTable | None) -> list[str]:
@@ -264,13 +256,13 @@ def old_inputs(old: PublishedTable | None) -> list[str]:
     return [str(old.resolve(p.path)) for p in old.manifest.partitions if p.nrows]
 
 
-def check_not_ingested(old: PublishedTable | None, files: list[str]) -> list[IngestedFile]:
-    """Hash the new files; fail if one of them is already part of the table."""
+def check_not_ingested(old: PublishedTable | None, files: list[str],
+                       digests: list[tuple[str, int]], rows: list[int]) -> list[IngestedFile]:
+    """Fail if one of the new files is already part of the table (same sha256) or repeated."""
     known = {f.sha256: f for f in (old.manifest.ingested_files if old else ())}
     out = []
     seen: dict[str, str] = {}
-    for path in files:
-        digest, size = sha256_file(path)
+    for path, (digest, size), nrows in zip(files, digests, rows, strict=True):
         if digest in known:
             raise IngestError(
                 f"{path}: this file (sha256 {digest[:12]}…) is already ingested in table "
@@ -280,7 +272,8 @@ def check_not_ingested(old: PublishedTable | None, files: list[str]) -> list[Ing
         if digest in seen:
             raise IngestError(f"{path}: same content as {seen[digest]}, given twice.")
         seen[digest] = path
-        out.append(IngestedFile(path=str(Path(path).resolve()), sha256=digest, size=size, rows=0))
+        out.append(IngestedFile(path=str(Path(path).resolve()), sha256=digest, size=size,
+                                rows=nrows))
     return out
 
 

@@ -93,6 +93,9 @@ def ingest_files(
         Parquet, CSV, FITS or VOTable files sharing their columns.
     ra, dec
         Position columns (degrees): the table is positional, partitioned on the sky.
+        Values must be finite, ra in [0, 360] (360 is accepted and is the same place as
+        0; values are stored unchanged) and dec in [-90, 90]; anything else is an error
+        naming the file, row and column (no silent wrapping).
     id_column
         Unique id of a positional table, indexed (the table becomes a director).
     director, director_key
@@ -270,7 +273,11 @@ def _partitioned(
         counts = [0] * len(pjobs)
         shards: dict[int, list[str]] = {}
 
+        bar.reset(total=len(pjobs))
+        bar.unit, bar.desc = " partitions", f"write {spec.table}"
+
         def done_part(job: pipeline.PartitionJob, res: tuple[int, list]) -> None:
+            bar.update(1)
             counts[job.index] = res[0]
             for target, path, _n in res[1]:
                 shards.setdefault(target, []).append(path)

@@ -320,3 +320,24 @@ def test_real_region_catalog_round_trips(tmp_path):
                      id_column="tyc_idx", workers=1, progress=False)
     assert m.nrows == pq.ParquetFile(path).metadata.num_rows
     assert m.column("ra").description
+
+
+def test_ctrl_c_cleans_staging_and_keeps_published(tmp_path, sky, monkeypatch):
+    from engine.ingest import api
+
+    data = tmp_path / "data"
+    full = pq.read_table(sky[1])
+    a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    pq.write_table(full.slice(0, 100), a)
+    pq.write_table(full.slice(100, 100), b)
+    _ingest(data, a)
+    before = _tree_digest(data / "tables")
+
+    def interrupted(job):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(api, "spill_file", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _ingest(data, b)
+    assert _tree_digest(data / "tables") == before
+    assert not any((data / "staging").iterdir())

@@ -26,6 +26,7 @@ from engine.ingest.partitioning import (
     HISTOGRAM_ORDER,
     choose_partitions,
 )
+from engine.ingest.readers import split_parquet
 from engine.ingest.workers import (
     SpillJob,
     SpillResult,
@@ -37,6 +38,9 @@ from engine.ingest.workers import (
 from engine.sky.healpix import SPATIAL_INDEX_COLUMN
 
 _log = logging.getLogger(__name__)
+
+SPLIT_ROWS = 400_000
+"""Parquet inputs bigger than this are read by several workers, row groups apiece."""
 
 DEFAULT_MARGIN_ARCSEC = 10.0
 """Overlap kept around each partition. It must exceed the largest cross-match radius we
@@ -217,12 +221,15 @@ def _partitioned(
                               "with --id so child rows can be placed.")
         director_index = str(dtable.resolve(dtable.manifest.id_index))
     in_schema = inputs.schema
-    jobs = [SpillJob(path=p, file_index=i, schema=in_schema, work_dir=str(spill_dir),
-                     hist_order=HISTOGRAM_ORDER, ra=spec.ra, dec=spec.dec,
-                     id_column=spec.id_column, director_key=spec.director_key,
-                     director_index=director_index, allow_orphans=spec.allow_orphans,
-                     hash_input=i < n_new)
-            for i, p in enumerate(inputs.paths)]
+    jobs = []
+    for i, path in enumerate(inputs.paths):
+        for k, (groups, offset) in enumerate(split_parquet(path, SPLIT_ROWS)):
+            jobs.append(SpillJob(
+                path=path, file_index=i, schema=in_schema, work_dir=str(spill_dir),
+                hist_order=HISTOGRAM_ORDER, ra=spec.ra, dec=spec.dec, id_column=spec.id_column,
+                director_key=spec.director_key, director_index=director_index,
+                allow_orphans=spec.allow_orphans, hash_input=i < n_new and k == 0,
+                job_index=len(jobs), row_groups=groups, row_offset=offset))
     known = [p.nrows for p in inputs.probes]
     total = sum(n for n in known if n is not None) if all(n is not None for n in known) else None
     results: dict[int, SpillResult] = {}
@@ -233,17 +240,22 @@ def _partitioned(
         def done_spill(job: SpillJob, res: SpillResult) -> None:
             np.add.at(hist, res.hist_pix, res.hist_counts)
             res.hist_pix = res.hist_counts = np.zeros(0, np.int64)  # free them early
-            results[job.file_index] = res
+            results[job.job_index] = res
             bar.update(res.nrows)
         t0 = time.monotonic()
         pipeline.run_all(pool, spill_file, jobs, done_spill)
         _log.info("pass 1 (spill %d files): %.1f s", len(jobs), time.monotonic() - t0)
         t0 = time.monotonic()
         ordered = [results[i] for i in range(len(jobs))]
+        rows = [0] * len(inputs.paths)
+        digests = [("", 0)] * len(inputs.paths)
+        for job, res in zip(jobs, ordered, strict=True):
+            rows[job.file_index] += res.nrows
+            if job.hash_input:
+                digests[job.file_index] = (res.sha256, res.size)
         files = pipeline.check_not_ingested(
-            old, list(inputs.paths[:n_new]), [(r.sha256, r.size) for r in ordered[:n_new]],
-            [r.nrows for r in ordered[:n_new]])
-        _check_orphans(spec, inputs, ordered)
+            old, list(inputs.paths[:n_new]), digests[:n_new], rows[:n_new])
+        _check_orphans(spec, inputs, jobs, ordered)
         table_part = spec.table.split(".", 1)[1]
         collection = out / "catalog"
         catalog_dir = collection / table_part
@@ -320,11 +332,12 @@ def _partitioned(
     ), files
 
 
-def _check_orphans(spec: _Spec, inputs: pipeline.Inputs, results: list[SpillResult]) -> None:
+def _check_orphans(spec: _Spec, inputs: pipeline.Inputs, jobs: list[SpillJob],
+                   results: list[SpillResult]) -> None:
     total = sum(r.orphans for r in results)
     if not total or spec.allow_orphans:
         return
-    examples = [f"{inputs.paths[i]} {ex}" for i, r in enumerate(results)
+    examples = [f"{inputs.paths[j.file_index]} {ex}" for j, r in zip(jobs, results, strict=True)
                 for ex in r.orphan_examples][:5]
     raise IngestError(
         f"{total} row(s) have a '{spec.director_key}' not found in director table "

@@ -81,12 +81,19 @@ def probe(path: str) -> FileProbe:
         raise _unreadable(path, exc) from exc
 
 
-def iter_batches(path: str, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
-    """Yield the rows of a file as record batches of about :data:`BATCH_ROWS` rows."""
+def iter_batches(
+    path: str, columns: list[str] | None = None, row_groups: tuple[int, ...] | None = None
+) -> Iterator[pa.RecordBatch]:
+    """Yield the rows of a file as record batches of about :data:`BATCH_ROWS` rows.
+
+    ``row_groups`` restricts a Parquet file to some of its row groups.
+    """
     fmt = file_format(path)
     try:
         if fmt == "parquet":
-            yield from pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=columns)
+            yield from pq.ParquetFile(path).iter_batches(
+                batch_size=BATCH_ROWS, columns=columns,
+                row_groups=list(row_groups) if row_groups is not None else None)
         elif fmt == "csv":
             reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=32 << 20))
             for batch in reader:
@@ -102,6 +109,28 @@ def iter_batches(path: str, columns: list[str] | None = None) -> Iterator[pa.Rec
         raise
     except Exception as exc:
         raise _unreadable(path, exc) from exc
+
+
+def split_parquet(path: str, min_rows: int) -> list[tuple[tuple[int, ...] | None, int]]:
+    """Cut a file into (row groups, first row offset) pieces of at least ``min_rows`` rows.
+
+    Files other than Parquet, or with one row group, stay whole: ``[(None, 0)]``.
+    """
+    if file_format(path) != "parquet":
+        return [(None, 0)]
+    meta = pq.ParquetFile(path).metadata
+    pieces: list[tuple[tuple[int, ...] | None, int]] = []
+    groups: list[int] = []
+    start = rows = 0
+    for i in range(meta.num_row_groups):
+        groups.append(i)
+        rows += meta.row_group(i).num_rows
+        if rows - start >= min_rows:
+            pieces.append((tuple(groups), start))
+            groups, start = [], rows
+    if groups:
+        pieces.append((tuple(groups), start))
+    return pieces if len(pieces) > 1 else [(None, 0)]
 
 
 def _arrow_field_meta(fld: pa.Field) -> FieldMeta:

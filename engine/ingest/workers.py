@@ -67,6 +67,11 @@ class SpillJob:
     allow_orphans: bool = False
     hash_input: bool = False
     """Compute the file's sha256 (new inputs; not the old version's partition files)."""
+    job_index: int = 0
+    row_groups: tuple[int, ...] | None = None
+    """Only these Parquet row groups (a big file is split over several jobs)."""
+    row_offset: int = 0
+    """Rows of the file before this job's first row (for row numbers in errors)."""
 
 
 @dataclass(slots=True)
@@ -164,8 +169,8 @@ def spill_file(job: SpillJob) -> SpillResult:
     buffer: list[pa.Table] = []
     buffered = 0
     hist: dict[int, np.ndarray] = {}
-    offset = 0
-    for batch in iter_batches(job.path, columns):
+    offset = job.row_offset
+    for batch in iter_batches(job.path, columns, job.row_groups):
         try:
             batch = pa.RecordBatch.from_arrays(
                 [batch.column(n).cast(job.schema.field(n).type) for n in columns],
@@ -196,7 +201,7 @@ def spill_file(job: SpillJob) -> SpillResult:
             buffer, buffered = [], 0
     if buffer:
         _write_spill(job, result, buffer)
-    result.nrows = offset
+    result.nrows = offset - job.row_offset
     if hist:
         both = np.concatenate(list(hist.values()), axis=1)
         pix, inverse = np.unique(both[0], return_inverse=True)
@@ -208,7 +213,7 @@ def spill_file(job: SpillJob) -> SpillResult:
 def _write_spill(job: SpillJob, result: SpillResult, buffer: list[pa.Table]) -> None:
     table = pa.concat_tables(buffer)
     n = len(result.spills)
-    stem = Path(job.work_dir) / f"f{job.file_index:05d}_{n:04d}"
+    stem = Path(job.work_dir) / f"j{job.job_index:05d}_{n:04d}"
     if job.id_column:
         ids = table.select([job.id_column, SPATIAL_INDEX_COLUMN, "_file", "_row"])
         ids = ids.sort_by(job.id_column)

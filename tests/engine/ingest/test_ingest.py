@@ -341,3 +341,28 @@ def test_ctrl_c_cleans_staging_and_keeps_published(tmp_path, sky, monkeypatch):
         _ingest(data, b)
     assert _tree_digest(data / "tables") == before
     assert not any((data / "staging").iterdir())
+
+
+def test_big_parquet_split_over_jobs_keeps_row_numbers_and_counts(tmp_path, sky, monkeypatch):
+    from engine.ingest import api
+
+    monkeypatch.setattr(api, "SPLIT_ROWS", 300)
+    t = pq.read_table(sky[1])
+    good = tmp_path / "good.parquet"
+    pq.write_table(t, good, row_group_size=100)
+    m = _ingest(tmp_path / "d1", good, id_column="id")
+    assert m.nrows == 2000
+    assert m.ingested_files[0].rows == 2000
+    values = t.column("dec").to_pylist()
+    values[1749] = 91.0
+    bad = tmp_path / "bad.parquet"
+    pq.write_table(_with(t, "dec", values), bad, row_group_size=100)
+    with pytest.raises(IngestError, match=r"bad.parquet: column 'dec' is out of range.* row 1750 "):
+        _ingest(tmp_path / "d2", bad)
+    ids = t.column("id").to_pylist()
+    ids[1500] = 1000
+    dup = _with(t, "id", ids)
+    dupf = tmp_path / "dup.parquet"
+    pq.write_table(dup, dupf, row_group_size=100)
+    with pytest.raises(IngestError, match=r"Duplicate id 1000 .*dup.parquet row 1; .*row 1501\b"):
+        _ingest(tmp_path / "d3", dupf, id_column="id")

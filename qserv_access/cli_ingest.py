@@ -28,7 +28,7 @@ def add_ingest_arguments(parser: argparse.ArgumentParser) -> None:
                         help="drop child rows whose director is unknown instead of failing")
     parser.add_argument("--workers", type=int, help="worker processes (default: CPUs)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                        help="progress bar (default: when stderr is a terminal)")
+                        help="progress bar on stderr (default: only when it is a terminal)")
     parser.add_argument("files", nargs="+", metavar="FILE", help="input files")
 
 
@@ -42,7 +42,8 @@ def run_ingest(args: argparse.Namespace) -> int:
         id_column=args.id_column, director=args.director, director_key=args.director_key,
         schema_yaml=args.schema_yaml, margin_arcsec=args.margin_arcsec,
         max_rows_per_partition=args.max_rows_per_partition, allow_orphans=args.allow_orphans,
-        workers=args.workers, progress=args.progress,
+        workers=args.workers,
+        progress={None: True, True: "always", False: False}[args.progress],
     )
     seconds = time.monotonic() - start
     margin = sum(p.margin_nrows for p in manifest.partitions)

@@ -7,6 +7,7 @@ import logging
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -83,7 +84,7 @@ def ingest_files(
     max_rows_per_partition: int = DEFAULT_MAX_ROWS_PER_PARTITION,
     allow_orphans: bool = False,
     workers: int | None = None,
-    progress: bool | None = True,
+    progress: bool | Literal["always"] = True,
 ) -> TableManifest:
     """Ingest files into a table (a new table or a new version appending to it).
 
@@ -115,7 +116,8 @@ def ingest_files(
     workers
         Worker processes (default: the number of CPUs, at most 8).
     progress
-        Show a progress bar on stderr (None: only when stderr is a terminal).
+        True: a progress bar on stderr when it is a terminal; ``"always"``: even when it
+        is not; False: none.
 
     Returns
     -------
@@ -163,7 +165,7 @@ def _required(spec: _Spec) -> dict[str, str]:
 def _ingest(
     data_dir: Path, spec: _Spec, new_files: list[str], old: pipeline.PublishedTable | None,
     tx: Path, schema_yaml: str | Path | None,
-    workers: int | None, progress: bool | None,
+    workers: int | None, progress: bool | Literal["always"],
 ) -> TableManifest:
     start = time.monotonic()
     inputs = pipeline.probe_inputs(new_files + pipeline.old_inputs(old), _required(spec))
@@ -206,7 +208,7 @@ def _ingest(
 
 def _partitioned(
     data_dir: Path, spec: _Spec, inputs: pipeline.Inputs, columns: tuple, base: dict,
-    tx: Path, out: Path, workers: int | None, progress: bool | None,
+    tx: Path, out: Path, workers: int | None, progress: bool | Literal["always"],
     old: pipeline.PublishedTable | None, n_new: int,
 ) -> tuple[TableManifest, list[pipeline.IngestedFile]]:
     spill_dir, margin_work = tx / "spill", tx / "margin"
@@ -244,7 +246,7 @@ def _partitioned(
             bar.update(res.nrows)
         t0 = time.monotonic()
         pipeline.run_all(pool, spill_file, jobs, done_spill)
-        _log.info("pass 1 (spill %d files): %.1f s", len(jobs), time.monotonic() - t0)
+        _log.info("pass 1 (%d spill jobs): %.1f s", len(jobs), time.monotonic() - t0)
         t0 = time.monotonic()
         ordered = [results[i] for i in range(len(jobs))]
         rows = [0] * len(inputs.paths)

@@ -115,11 +115,11 @@ def run_all(pool: Executor, fn: Callable[..., Any], jobs: list[Any],
         raise
 
 
-def progress_bar(total: int | None, enabled: bool | None, desc: str) -> Any:
-    """Return a tqdm bar (rows), or a no-op one when progress is off."""
+def progress_bar(total: int | None, enabled: bool | str, desc: str) -> Any:
+    """Return a tqdm bar (rows): shown if ``enabled`` is "always", or True on a terminal."""
     from tqdm import tqdm
 
-    show = sys.stderr.isatty() if enabled is None else enabled
+    show = enabled == "always" or (enabled is True and sys.stderr.isatty())
     return tqdm(total=total, unit=" rows", unit_scale=True, desc=desc, disable=not show,
                 file=sys.stderr, smoothing=0.1)
 

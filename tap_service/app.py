@@ -32,7 +32,7 @@ def open_engine(settings: TapSettings) -> Engine:
 
     from engine.api import Engine, EngineOptions
 
-    wanted = {"dask_address": settings.dask_address, "threads": settings.engine_threads}
+    wanted = {"dask_address": settings.dask_address, "workers": settings.engine_threads}
     names = {f.name for f in dataclasses.fields(EngineOptions)}
     options = EngineOptions(**{k: v for k, v in wanted.items() if k in names and v is not None})
     return Engine.open(settings.data_dir, options)

@@ -43,7 +43,7 @@ def run_ingest(args: argparse.Namespace) -> int:
         schema_yaml=args.schema_yaml, margin_arcsec=args.margin_arcsec,
         max_rows_per_partition=args.max_rows_per_partition, allow_orphans=args.allow_orphans,
         workers=args.workers,
-        progress={None: True, True: "always", False: False}[args.progress],
+        progress="always" if args.progress else args.progress is None,
     )
     seconds = time.monotonic() - start
     margin = sum(p.margin_nrows for p in manifest.partitions)

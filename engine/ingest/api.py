@@ -223,7 +223,7 @@ def _partitioned(
                               "with --id so child rows can be placed.")
         director_index = str(dtable.resolve(dtable.manifest.id_index))
     in_schema = inputs.schema
-    jobs = []
+    jobs: list[SpillJob] = []
     for i, path in enumerate(inputs.paths):
         for k, (groups, offset) in enumerate(split_parquet(path, SPLIT_ROWS)):
             jobs.append(SpillJob(

@@ -15,7 +15,8 @@ from engine.ingest.readers import FieldMeta
 def attached_manifest(name: str, hats_dir: Path) -> TableManifest:
     """Return a manifest whose partitions point (absolutely) into ``hats_dir``."""
     import hats
-    from hats.catalog import CatalogCollection
+    from hats.catalog import Catalog, CatalogCollection
+    from hats.catalog.margin_cache.margin_catalog import MarginCatalog
     from hats.io import paths
 
     try:
@@ -25,13 +26,15 @@ def attached_manifest(name: str, hats_dir: Path) -> TableManifest:
             f"{hats_dir}: not a readable HATS catalog or collection ({exc}). Point to the "
             "folder holding 'properties' or 'collection.properties'."
         ) from exc
-    margin = None
-    if isinstance(opened, CatalogCollection):
-        catalog = opened.main_catalog
-        if opened.default_margin_catalog_dir is not None:
-            margin = hats.read_hats(opened.default_margin_catalog_dir)
-    else:
-        catalog = opened
+    margin: MarginCatalog | None = None
+    main = opened.main_catalog if isinstance(opened, CatalogCollection) else opened
+    if not isinstance(main, Catalog):
+        raise IngestError(f"{hats_dir}: a HATS {type(main).__name__}, not an object or source "
+                          "catalog; attach the catalog (or its collection) instead.")
+    catalog = main
+    if isinstance(opened, CatalogCollection) and opened.default_margin_catalog_dir is not None:
+        found = hats.read_hats(opened.default_margin_catalog_dir)
+        margin = found if isinstance(found, MarginCatalog) else None
     info = catalog.catalog_info
     root = Path(str(catalog.catalog_path))
     margin_files: dict[tuple[int, int], Path] = {}
@@ -62,7 +65,7 @@ def attached_manifest(name: str, hats_dir: Path) -> TableManifest:
         name=name, kind=TableKind.POSITIONAL, columns=columns,
         nrows=sum(p.nrows for p in partitions), ra_column=info.ra_column,
         dec_column=info.dec_column,
-        margin_arcsec=float(margin.catalog_info.margin_threshold) if margin else 0.0,
+        margin_arcsec=float(margin.catalog_info.margin_threshold or 0.0) if margin else 0.0,
         partitions=tuple(partitions), hats_root=str(root),
         extra={"attached_from": str(hats_dir)},
     )

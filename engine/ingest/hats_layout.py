@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import healpy as hp
 import numpy as np
@@ -59,7 +60,7 @@ def write_catalog_metadata(
     hpx = [HealpixPixel(o, p) for o, p in pixels]
     info = PartitionInfo.from_healpix(hpx)
     info.write_to_file(paths.get_partition_info_pointer(str(catalog_dir)))
-    fields: dict[str, object] = {
+    fields: dict[str, Any] = {
         "catalog_name": name, "catalog_type": kind, "total_rows": total_rows,
         "ra_column": ra, "dec_column": dec,
         "healpix_column": SPATIAL_INDEX_COLUMN, "healpix_order": SPATIAL_INDEX_ORDER,
@@ -83,10 +84,8 @@ def write_collection(collection_dir: Path, table: str, margin: str | None) -> No
     """Write ``collection.properties`` naming the primary catalog and its margin."""
     from hats.catalog.dataset.collection_properties import CollectionProperties
 
-    props = CollectionProperties(
-        name=table,
-        hats_primary_table_url=table,
-        all_margins=[margin] if margin else None,
-        default_margin=margin,
-    )
+    fields: dict[str, Any] = {"obs_collection": table, "hats_primary_table_url": table}
+    if margin:
+        fields |= {"all_margins": [margin], "default_margin": margin}
+    props = CollectionProperties.model_validate(fields)
     props.to_properties_file(str(collection_dir))

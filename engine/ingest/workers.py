@@ -278,9 +278,9 @@ def write_partition(job: PartitionJob) -> tuple[int, list[tuple[int, str, int]]]
             pmap, job.margin_arcsec)
         for target in np.unique(targets).tolist():
             sel = rows[targets == target]
-            path = Path(job.margin_dir) / f"t{target:06d}_from{job.index:06d}.parquet"
-            pq.write_table(table.take(pa.array(sel)), path, **_SPILL_OPTS)
-            shards.append((int(target), str(path), len(sel)))
+            shard = Path(job.margin_dir) / f"t{target:06d}_from{job.index:06d}.parquet"
+            pq.write_table(table.take(pa.array(sel)), shard, **_SPILL_OPTS)
+            shards.append((int(target), str(shard), len(sel)))
     return table.num_rows, shards
 
 

@@ -1,0 +1,339 @@
+"""The engine's façade: open a data directory, list tables, plan and run ADQL queries.
+
+>>> engine = Engine.open(data_dir)                                   # doctest: +SKIP
+>>> engine.query("SELECT TOP 3 * FROM hip.main").to_table()         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from engine import catalog
+from engine.adql.geometry import GEOMETRY_MACROS
+from engine.catalog import ColumnInfo, PublishedTable, TableManifest
+from engine.errors import CatalogError, EngineError, QueryCancelledError, QueryLimitError
+from engine.execute.base import Executor
+from engine.execute.duck import open_database
+from engine.execute.local import LocalExecutor, run_sql
+from engine.plan import PARTIALS_NAME, PlanOptions, Planner, QueryPlan, ResultColumn, data_dirs
+from engine.tap_schema import tap_schema_tables
+
+__all__ = ["Engine", "EngineOptions", "QueryPlan", "QueryResult", "ResultColumn"]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    """How the engine plans and runs queries."""
+
+    workers: int = os.cpu_count() or 2
+    """Threads running chunk tasks (and DuckDB threads per task)."""
+    rows_per_task: int = 5_000_000
+    """Chunks are grouped so that one task reads about this many rows."""
+    max_tasks: int = 64
+    default_timeout_s: float | None = None
+    """Time limit of a query when the caller gives none (None: no limit)."""
+
+
+class QueryResult:
+    """A running query's result: column metadata now, rows as a stream of batches."""
+
+    def __init__(self, plan: QueryPlan, batches: Iterator[pa.RecordBatch], *,
+                 maxrec: int | None, cancel: threading.Event) -> None:
+        self.plan = plan
+        self._batches = batches
+        self._maxrec = maxrec
+        self._cancel = cancel
+        self._first: pa.RecordBatch | None = None
+        self._schema: pa.Schema | None = None
+        self.overflow = False
+        """True once the rows have been read and MAXREC cut them short."""
+        self.rows = 0
+        self._started = False
+
+    def _peek_schema(self) -> pa.Schema:
+        if self._schema is None:
+            try:
+                self._first = next(self._batches)
+                raw = self._first.schema
+            except StopIteration:
+                self._first = None
+                raw = getattr(self._batches, "schema", None) or pa.schema([])
+            self._schema = _with_metadata(raw, self.plan.columns)
+        return self._schema
+
+    @property
+    def schema(self) -> pa.Schema:
+        """Arrow schema; each field's metadata holds unit, ucd, description and xtype."""
+        return self._peek_schema()
+
+    @property
+    def columns(self) -> tuple[ResultColumn, ...]:
+        """Per-column metadata in result order."""
+        out = []
+        for f in self.schema:
+            meta = {k.decode(): v.decode() for k, v in (f.metadata or {}).items()}
+            out.append(ResultColumn(name=f.name, datatype=str(f.type), unit=meta.get("unit", ""),
+                                    ucd=meta.get("ucd", ""),
+                                    description=meta.get("description", ""),
+                                    xtype=meta.get("xtype") or None))
+        return tuple(out)
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """Yield the rows (at most MAXREC) as record batches with the metadata schema."""
+        if self._started:
+            raise EngineError("The result has already been read.")
+        self._started = True
+        schema = self._peek_schema()
+        pending = [self._first] if self._first is not None else []
+        try:
+            for batch in _chain(pending, self._batches):
+                if self._maxrec is not None and self.rows + batch.num_rows > self._maxrec:
+                    keep = self._maxrec - self.rows
+                    self.overflow = True
+                    if keep > 0:
+                        self.rows += keep
+                        yield _cast(batch.slice(0, keep), schema)
+                    return
+                self.rows += batch.num_rows
+                yield _cast(batch, schema)
+        finally:
+            self._cancel.set()
+            close = getattr(self._batches, "close", None)
+            if close is not None:
+                close()
+
+    def to_table(self) -> pa.Table:
+        """Read every row into one Arrow table."""
+        schema = self.schema
+        return pa.Table.from_batches(list(self.batches()), schema=schema)
+
+    def cancel(self) -> None:
+        """Stop the query's tasks."""
+        self._cancel.set()
+
+
+def _chain(first: list[pa.RecordBatch], rest: Iterator[pa.RecordBatch]
+           ) -> Iterator[pa.RecordBatch]:
+    yield from first
+    yield from rest
+
+
+def _plain_type(dtype: pa.DataType) -> pa.DataType:
+    """Integral decimals (DuckDB's HUGEINT sums and counts) become int64, as TAP expects."""
+    if pa.types.is_decimal(dtype) and dtype.scale == 0:
+        return pa.int64()
+    return dtype
+
+
+def _cast(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    if batch.schema.equals(schema, check_metadata=False):
+        return pa.RecordBatch.from_arrays(batch.columns, schema=schema)
+    return batch.cast(schema)
+
+
+def _with_metadata(schema: pa.Schema, columns: tuple[ResultColumn, ...]) -> pa.Schema:
+    fields = []
+    for index, f in enumerate(schema):
+        meta: dict[str, str] = {}
+        if index < len(columns) and columns[index].name.lower() == f.name.lower():
+            col = columns[index]
+            meta = {k: v for k, v in (("unit", col.unit), ("ucd", col.ucd),
+                                      ("description", col.description),
+                                      ("xtype", col.xtype or "")) if v}
+        if not meta.get("xtype") and pa.types.is_timestamp(f.type):
+            meta["xtype"] = "timestamp"
+        fields.append(pa.field(f.name, _plain_type(f.type), f.nullable, metadata=meta))
+    return pa.schema(fields)
+
+
+class Engine:
+    """An embedded, spatially sharded catalog engine over one data directory."""
+
+    def __init__(self, data_dir: Path, options: EngineOptions,
+                 executor: Executor | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.options = options
+        self._lock = threading.Lock()
+        self._tables: dict[str, PublishedTable] = {}
+        self._stamp: tuple[tuple[str, float], ...] = ()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._dirs: list[Path] = []
+        self._external_executor = executor
+        self._executor: Executor | None = executor
+        self._planner: Planner | None = None
+        self._refresh()
+
+    @classmethod
+    def open(cls, data_dir: str | Path, options: EngineOptions | None = None,
+             executor: Executor | None = None) -> Engine:
+        """Open a data directory (created empty when missing)."""
+        path = Path(data_dir)
+        if path.exists() and not path.is_dir():
+            raise CatalogError(f"Data directory {path} is a file; give a directory.")
+        catalog.tables_dir(path).mkdir(parents=True, exist_ok=True)
+        return cls(path, options or EngineOptions(), executor)
+
+    # -- catalog ------------------------------------------------------------------
+    def _current_stamp(self) -> tuple[tuple[str, float], ...]:
+        root = catalog.tables_dir(self.data_dir)
+        stamp = []
+        for sub in sorted(root.iterdir()) if root.is_dir() else []:
+            current = sub / catalog.CURRENT_NAME
+            try:
+                stamp.append((sub.name, current.stat().st_mtime_ns))
+            except FileNotFoundError:
+                continue
+        return tuple(stamp)
+
+    def _refresh(self) -> None:
+        """Reload manifests when a table was published since the last query."""
+        stamp = self._current_stamp()
+        if stamp == self._stamp and self._planner is not None:
+            return
+        with self._lock:
+            tables = catalog.list_tables(self.data_dir)
+            dirs = sorted({self.data_dir.resolve(), *(d.resolve() for d in data_dirs(tables))})
+            if self._con is None or any(not _covered(d, self._dirs) for d in dirs):
+                self._con = open_database([self.data_dir, *dirs], threads=self.options.workers,
+                                          macros=GEOMETRY_MACROS)
+                self._dirs = [self.data_dir.resolve(), *dirs]
+                if self._external_executor is None:
+                    if self._executor is not None:
+                        self._executor.close()
+                    self._executor = LocalExecutor(self._con, workers=self.options.workers)
+            memory = {name: (data, cols) for name, (data, cols, _desc) in
+                      tap_schema_tables([t.manifest for t in tables.values()]).items()}
+            self._tables = tables
+            self._planner = Planner(tables, memory, self._lookup_ids, PlanOptions(
+                rows_per_task=self.options.rows_per_task, max_tasks=self.options.max_tasks))
+            self._stamp = stamp
+
+    def tables(self) -> list[TableManifest]:
+        """Return the published tables' manifests (TAP_SCHEMA not included)."""
+        self._refresh()
+        return [t.manifest for t in self._tables.values()]
+
+    def table(self, name: str) -> TableManifest:
+        """Return one published table's manifest."""
+        self._refresh()
+        return catalog.require_table(self.data_dir, name).manifest
+
+    def _lookup_ids(self, table: PublishedTable, ids: list[int | str]) -> list[int]:
+        manifest = table.manifest
+        if manifest.id_index is None:
+            if manifest.director:
+                director = self._tables.get(manifest.director)
+                if director is not None:
+                    return self._lookup_ids(director, ids)
+            return [-1]
+        assert self._con is not None
+        cursor = self._con.cursor()
+        try:
+            path = str(table.resolve(manifest.id_index))
+            id_col = manifest.id_column or manifest.director_key or "id"
+            rows = cursor.execute(
+                f'SELECT "_healpix_29" FROM read_parquet($path) WHERE "{id_col}" IN '
+                "(SELECT UNNEST($ids))", {"path": path, "ids": ids}).fetchall()
+        except duckdb.Error:
+            return [-1]
+        finally:
+            cursor.close()
+        return sorted({int(r[0]) for r in rows}) or [-1]
+
+    # -- queries ------------------------------------------------------------------
+    def plan(self, adql: str, *, maxrec: int | None = None,
+             uploads: Mapping[str, pa.Table] | None = None) -> QueryPlan:
+        """Return how ``adql`` would run (chunks, SQL, merge) without running it."""
+        self._refresh()
+        assert self._planner is not None
+        return self._planner.plan(adql, maxrec=maxrec, uploads=uploads)
+
+    def query(self, adql: str, *, maxrec: int | None = None,
+              uploads: Mapping[str, pa.Table] | None = None, timeout_s: float | None = None,
+              cancel: threading.Event | None = None) -> QueryResult:
+        """Plan and start ``adql``; rows stream from the returned result.
+
+        Raises
+        ------
+        AdqlError
+            The query is not valid ADQL, names unknown tables or columns, or is refused.
+        QueryCancelledError
+            ``cancel`` was set or ``timeout_s`` passed while reading the rows.
+        """
+        if maxrec is not None and maxrec < 0:
+            raise QueryLimitError(f"MAXREC must be 0 or more, not {maxrec}.")
+        plan = self.plan(adql, maxrec=maxrec, uploads=uploads)
+        cancel = cancel or threading.Event()
+        timeout = timeout_s if timeout_s is not None else self.options.default_timeout_s
+        if timeout is not None:
+            _cancel_after(cancel, timeout)
+        batches = self._execute(plan, maxrec=maxrec, cancel=cancel, timeout_s=timeout)
+        return QueryResult(plan, batches, maxrec=maxrec, cancel=cancel)
+
+    def _execute(self, plan: QueryPlan, *, maxrec: int | None, cancel: threading.Event,
+                 timeout_s: float | None) -> Iterator[pa.RecordBatch]:
+        assert self._executor is not None and self._con is not None
+        started = time.monotonic()
+        try:
+            partials = self._executor.run(plan.tasks, plan.memory, cancel=cancel)
+            if plan.merge_sql is None:
+                yield from partials
+                return
+            gathered = list(partials)
+            table = pa.Table.from_batches(gathered) if gathered else None
+            if table is None:
+                # No partial rows: run the partial of the first task for its schema only.
+                cursor = run_sql(self._con, f"SELECT * FROM ({plan.tasks[0].sql}) LIMIT 0",
+                                 plan.memory, plan.tasks[0].memory_tables)
+                table = cursor.reader().read_all()
+                cursor.close()
+            memory = {PARTIALS_NAME: table}
+            sql = plan.merge_sql
+            if maxrec is not None:
+                sql = f"SELECT * FROM ({sql}) LIMIT {int(maxrec) + 1}"
+            cursor = run_sql(self._con, sql, memory, [PARTIALS_NAME])
+            try:
+                reader = cursor.reader()
+                yield from reader
+            finally:
+                cursor.close()
+        except QueryCancelledError:
+            if timeout_s is not None and time.monotonic() - started >= timeout_s * 0.99:
+                raise QueryLimitError(
+                    f"The query ran longer than its limit of {timeout_s:g} s and was stopped; "
+                    "add constraints (a smaller region, TOP) or run it asynchronously with a "
+                    "longer execution duration.") from None
+            raise
+
+    def close(self) -> None:
+        """Release threads and the database."""
+        if self._executor is not None:
+            self._executor.close()
+        if self._con is not None:
+            self._con.close()
+
+
+def _covered(path: Path, dirs: list[Path]) -> bool:
+    return any(path == d or d in path.parents for d in dirs)
+
+
+def _cancel_after(cancel: threading.Event, timeout_s: float) -> None:
+    timer = threading.Timer(timeout_s, cancel.set)
+    timer.daemon = True
+    timer.start()
+
+
+def column_infos(result: QueryResult) -> tuple[ColumnInfo, ...]:
+    """Return result columns as catalog ColumnInfo (for writing results back as tables)."""
+    return tuple(ColumnInfo(name=c.name, datatype=c.datatype, unit=c.unit, ucd=c.ucd,
+                            description=c.description) for c in result.columns)
+
+

@@ -1,0 +1,135 @@
+"""Table sources and their bindings: how a table reference reads its rows in one task.
+
+A binding replaces ``schema.table AS t`` in the DuckDB tree by a subquery over the
+Parquet files of the chosen chunks, restricted to ``_healpix_29`` ranges when a region
+constrains the table (so DuckDB skips row groups), and listing the table's columns only
+(so ``*`` never shows internal columns). Only paths from manifests reach the SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+from sqlglot import exp
+
+from engine.catalog import ColumnInfo, Partition, PublishedTable, TableKind, TableManifest
+from engine.sky.healpix import SPATIAL_INDEX_COLUMN
+
+_ARROW_TO_DUCKDB = {
+    "bool": "BOOLEAN", "int8": "TINYINT", "int16": "SMALLINT", "int32": "INTEGER",
+    "int64": "BIGINT", "uint8": "UTINYINT", "uint16": "USMALLINT", "uint32": "UINTEGER",
+    "uint64": "UBIGINT", "float": "FLOAT", "float32": "FLOAT", "halffloat": "FLOAT",
+    "double": "DOUBLE", "float64": "DOUBLE", "string": "VARCHAR", "large_string": "VARCHAR",
+    "binary": "BLOB", "date32[day]": "DATE",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TableSource:
+    """A table the query names: a published table or an in-memory one (upload, TAP_SCHEMA)."""
+
+    name: str
+    columns: tuple[ColumnInfo, ...]
+    published: PublishedTable | None = None
+    memory: pa.Table | None = field(default=None, compare=False)
+
+    @property
+    def manifest(self) -> TableManifest | None:
+        """The manifest of a published table."""
+        return self.published.manifest if self.published else None
+
+    @property
+    def partitioned(self) -> bool:
+        """Whether rows are spread over HEALPix chunks."""
+        m = self.manifest
+        return m is not None and m.kind in (TableKind.POSITIONAL, TableKind.CHILD)
+
+    @property
+    def memory_name(self) -> str:
+        """Name under which an in-memory table is registered on the connection."""
+        return "__mem_" + self.name.replace(".", "__")
+
+    def files(self, partitions: Sequence[Partition], *, margins: bool = False) -> list[str]:
+        """Return absolute paths of partition files (and their margins)."""
+        assert self.published is not None
+        paths = [str(self.published.resolve(p.path)) for p in partitions]
+        if margins:
+            paths += [str(self.published.resolve(p.margin_path))
+                      for p in partitions if p.margin_path and p.margin_nrows > 0]
+        return paths
+
+
+def duckdb_type(datatype: str) -> str:
+    """Return the DuckDB type for an Arrow type name (VARCHAR when unknown)."""
+    if datatype.startswith("timestamp"):
+        return "TIMESTAMP"
+    return _ARROW_TO_DUCKDB.get(datatype, "VARCHAR")
+
+
+def _column_list(columns: Sequence[ColumnInfo]) -> list[exp.Expression]:
+    return [exp.column(c.name, quoted=True) for c in columns]
+
+
+def _scan(paths: Sequence[str]) -> exp.Expression:
+    """``read_parquet([...])`` over manifest paths (never user text)."""
+    files = exp.Array(expressions=[exp.Literal.string(p) for p in paths])
+    return exp.Anonymous(this="read_parquet", expressions=[files])
+
+
+def _empty(columns: Sequence[ColumnInfo]) -> exp.Select:
+    items = [exp.alias_(exp.cast(exp.null(), duckdb_type(c.datatype)), c.name, quoted=True)
+             for c in columns]
+    return exp.select(*items).where(exp.false())
+
+
+def _range_predicate(ranges: Sequence[tuple[int, int]]) -> exp.Expression:
+    col = exp.column(SPATIAL_INDEX_COLUMN, quoted=True)
+    parts = [exp.and_(exp.GTE(this=col.copy(), expression=exp.Literal.number(lo)),
+                      exp.LT(this=col.copy(), expression=exp.Literal.number(hi)))
+             for lo, hi in ranges]
+    return exp.or_(*parts) if parts else exp.false()
+
+
+def relation(source: TableSource, partitions: Sequence[Partition] | None = None, *,
+             ranges: Sequence[tuple[int, int]] | None = None, margins: bool = False,
+             extra: Sequence[exp.Expression] = ()) -> exp.Expression:
+    """Return a SELECT giving the rows of ``source`` visible to one task.
+
+    Parameters
+    ----------
+    source
+        The table.
+    partitions
+        The chunks to read (partitioned tables); None reads all.
+    ranges
+        Half-open ``_healpix_29`` ranges to keep (row-group pruning); None keeps all.
+    margins
+        Also read each partition's margin rows (neighbour joins).
+    extra
+        Additional select items (hidden join keys).
+    """
+    columns = [*_column_list(source.columns), *extra]
+    if source.memory is not None:
+        return exp.select(*columns).from_(exp.to_identifier(source.memory_name, quoted=True))
+    manifest = source.manifest
+    assert manifest is not None and source.published is not None
+    if manifest.kind == TableKind.REGULAR:
+        paths = [str(source.published.resolve(f)) for f in manifest.regular_files]
+    else:
+        chosen = manifest.partitions if partitions is None else partitions
+        paths = source.files(chosen, margins=margins)
+    if not paths:
+        return _empty(source.columns)
+    query = exp.select(*columns).from_(_scan(paths))
+    if ranges is not None:
+        query = query.where(_range_predicate(ranges))
+    return query
+
+
+def substitute(table: exp.Table, select: exp.Expression) -> exp.Expression:
+    """Return the subquery replacing ``table`` in the tree (keeping its alias)."""
+    alias = table.alias or table.name
+    return exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(
+        alias, quoted=True)))

@@ -1,0 +1,199 @@
+"""The in-process executor: chunk tasks on a thread pool over one locked DuckDB."""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import duckdb
+import pyarrow as pa
+
+from engine.errors import (
+    AdqlError,
+    ChunkUnavailableError,
+    EngineError,
+    QueryCancelledError,
+    UnknownColumnError,
+)
+from engine.execute.duck import check_single_select
+from engine.plan import ChunkTask
+
+BATCH_ROWS = 65_536
+"""Rows per Arrow batch fetched from DuckDB: small enough to stream, big enough to be fast."""
+
+_DONE = object()
+
+
+class TaskCursor:
+    """A fresh cursor of the shared database with one task's statement bound to it."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, sql: str,
+                 memory: Mapping[str, pa.Table], names: Sequence[str]) -> None:
+        self.cursor = con.cursor()
+        for name in names:
+            self.cursor.register(name, memory[name])
+        check_single_select(self.cursor, sql)
+        with _translated_errors():
+            self.relation = self.cursor.sql(sql)
+
+    def reader(self, batch_rows: int = 65_536) -> pa.RecordBatchReader:
+        """Start executing; return a streaming reader of the result."""
+        with _translated_errors():
+            return self.relation.to_arrow_reader(batch_rows)
+
+    def interrupt(self) -> None:
+        """Ask DuckDB to stop the running statement."""
+        self.cursor.interrupt()
+
+    def close(self) -> None:
+        """Release the cursor."""
+        self.cursor.close()
+
+
+def run_sql(con: duckdb.DuckDBPyConnection, sql: str, memory: Mapping[str, pa.Table],
+            names: Sequence[str]) -> TaskCursor:
+    """Bind one task's SQL on a fresh cursor of ``con``."""
+    return TaskCursor(con, sql, memory, names)
+
+
+@contextlib.contextmanager
+def _translated_errors() -> Iterator[None]:
+    """Turn DuckDB's exceptions into engine errors that say whose fault it is."""
+    try:
+        yield
+    except duckdb.BinderException as exc:
+        raise UnknownColumnError(_clean(exc)) from exc
+    except (duckdb.ConversionException, duckdb.InvalidInputException,
+            duckdb.OutOfRangeException) as exc:
+        raise AdqlError(_clean(exc)) from exc
+    except duckdb.InterruptException as exc:
+        raise QueryCancelledError("The query was cancelled.") from exc
+    except duckdb.IOException as exc:
+        raise ChunkUnavailableError(f"A chunk file could not be read: {exc}") from exc
+
+
+def _clean(exc: Exception) -> str:
+    """DuckDB's message without internal names, as a user can act on it."""
+    text = str(exc).split("\n\nLINE")[0].replace("Binder Error: ", "")
+    return text.replace("Referenced column", "Column").replace(" in FROM clause", "")
+
+
+def batches_of(cursor: TaskCursor, cancel: threading.Event) -> Iterator[pa.RecordBatch]:
+    """Yield the cursor's result as record batches until done or cancelled."""
+    try:
+        reader = cursor.reader(BATCH_ROWS)
+        for batch in reader:
+            if cancel.is_set():
+                raise QueryCancelledError("The query was cancelled.")
+            if batch.num_rows:
+                yield batch
+    except duckdb.InterruptException as exc:
+        raise QueryCancelledError("The query was cancelled.") from exc
+
+
+class LocalExecutor:
+    """Runs tasks on threads; each gets its own cursor of the shared locked database."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, *, workers: int = 2) -> None:
+        self.con = con
+        self.workers = max(1, workers)
+        self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="qsa-chunk")
+
+    def run(self, tasks: Sequence[ChunkTask], memory: Mapping[str, pa.Table], *,
+            cancel: threading.Event) -> Iterator[pa.RecordBatch]:
+        """Yield batches from all tasks as they arrive (bounded queue: memory stays flat)."""
+        if len(tasks) == 1:
+            cursor = run_sql(self.con, tasks[0].sql, memory, tasks[0].memory_tables)
+            watcher = _interrupt_on(cancel, [cursor])
+            try:
+                yield from batches_of(cursor, cancel)
+            finally:
+                watcher.set()
+                cursor.close()
+            return
+        out: queue.Queue[object] = queue.Queue(maxsize=4 * self.workers)
+        stop = threading.Event()
+        cursors: list[TaskCursor] = []
+
+        def work(task: ChunkTask) -> None:
+            try:
+                if stop.is_set() or cancel.is_set():
+                    return
+                cursor = run_sql(self.con, task.sql, memory, task.memory_tables)
+                cursors.append(cursor)
+                for batch in batches_of(cursor, cancel):
+                    while not stop.is_set():
+                        try:
+                            out.put(batch, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+            except (EngineError, duckdb.Error) as exc:
+                out.put(exc)
+            except Exception as exc:  # a worker boundary: convert, never lose the cause
+                wrapped = EngineError(f"A chunk task failed: {exc!r}")
+                wrapped.__cause__ = exc
+                out.put(wrapped)
+            finally:
+                out.put(_DONE)
+
+        for task in tasks:
+            self.pool.submit(work, task)
+        remaining = len(tasks)
+        try:
+            while remaining:
+                if cancel.is_set():
+                    raise QueryCancelledError("The query was cancelled.")
+                try:
+                    item = out.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if item is _DONE:
+                    remaining -= 1
+                elif isinstance(item, EngineError):
+                    raise item
+                elif isinstance(item, duckdb.Error):
+                    raise EngineError(f"A chunk query failed: {item}") from item
+                else:
+                    yield item  # type: ignore[misc]
+        finally:
+            stop.set()
+            for cursor in list(cursors):
+                try:
+                    cursor.interrupt()
+                except duckdb.Error:
+                    pass
+            while remaining:
+                try:
+                    if out.get(timeout=1.0) is _DONE:
+                        remaining -= 1
+                except queue.Empty:
+                    break
+
+    def close(self) -> None:
+        """Stop the pool."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _interrupt_on(cancel: threading.Event,
+                  cursors: list[TaskCursor]) -> threading.Event:
+    """Interrupt the cursors when ``cancel`` is set; set the returned event to stop watching."""
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            if cancel.wait(0.05):
+                for cursor in cursors:
+                    try:
+                        cursor.interrupt()
+                    except duckdb.Error:
+                        pass
+                return
+
+    threading.Thread(target=watch, daemon=True, name="qsa-cancel").start()
+    return done

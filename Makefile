@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(BIN)/qserv-access demo --data-dir $(DATA_DIR) --port $(PORT)
 
 test: $(STAMP)
+	bash scripts/install-system-deps.sh
 	$(BIN)/python -m pytest tests notebooks --nbval-lax -q
 
 bench: $(STAMP)

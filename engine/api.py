@@ -23,7 +23,7 @@ from engine.errors import CatalogError, EngineError, QueryCancelledError, QueryL
 from engine.execute.base import Executor
 from engine.execute.duck import open_database
 from engine.execute.local import LocalExecutor, run_sql
-from engine.plan import PARTIALS_NAME, PlanOptions, Planner, QueryPlan, ResultColumn, data_dirs
+from engine.plan import PARTIALS_NAME, Planner, PlanOptions, QueryPlan, ResultColumn, data_dirs
 from engine.tap_schema import tap_schema_tables
 
 __all__ = ["Engine", "EngineOptions", "QueryPlan", "QueryResult", "ResultColumn"]

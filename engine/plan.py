@@ -38,7 +38,7 @@ from engine.sky.healpix import pixel_range
 from engine.sky.regions import Region, index_ranges, overlaps
 from engine.split import PARTIALS, has_star, name_outputs, output_name, split_select
 
-MAX_INDEX_RANGES = 64
+MAX_INDEX_RANGES = 12
 """Most ``_healpix_29`` ranges put in one scan's filter; coarser ranges beyond that."""
 
 
@@ -188,11 +188,11 @@ class Planner:
         from_ = select.args.get("from_")
         if from_ is not None:
             items.append((from_.this, "INNER"))
-        for join in select.args.get("joins") or []:
-            items.append((join.this, (join.side or "INNER").upper()))
+        items.extend((join.this, (join.side or "INNER").upper())
+                     for join in select.args.get("joins") or [])
         refs: list[_Ref] = []
         padded: set[int] = set()
-        for index, (node, side) in enumerate(items):
+        for index, (_node, side) in enumerate(items):
             if side in ("LEFT", "FULL"):
                 padded.add(index)
             if side in ("RIGHT", "FULL"):
@@ -473,10 +473,8 @@ def _expand_stars(select: exp.Select, refs: list[_Ref]) -> None:
         else:
             items.append(item)
             continue
-        for ref in targets:
-            for col in ref.source.columns:
-                items.append(exp.column(col.name, table=ref.node.alias or ref.node.name,
-                                        quoted=True))
+        items.extend(exp.column(col.name, table=ref.node.alias or ref.node.name, quoted=True)
+                     for ref in targets for col in ref.source.columns)
     select.set("expressions", items)
 
 

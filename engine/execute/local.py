@@ -135,7 +135,7 @@ class LocalExecutor:
                         return
             except (EngineError, duckdb.Error) as exc:
                 out.put(exc)
-            except Exception as exc:  # a worker boundary: convert, never lose the cause
+            except Exception as exc:  # noqa: BLE001 -- worker boundary: convert, keep the cause
                 wrapped = EngineError(f"A chunk task failed: {exc!r}")
                 wrapped.__cause__ = exc
                 out.put(wrapped)
@@ -163,11 +163,9 @@ class LocalExecutor:
                     yield item  # type: ignore[misc]
         finally:
             stop.set()
-            for cursor in list(cursors):
-                try:
+            for cursor in cursors:
+                with contextlib.suppress(duckdb.Error):
                     cursor.interrupt()
-                except duckdb.Error:
-                    pass
             while remaining:
                 try:
                     if out.get(timeout=1.0) is _DONE:
@@ -189,10 +187,8 @@ def _interrupt_on(cancel: threading.Event,
         while not done.is_set():
             if cancel.wait(0.05):
                 for cursor in cursors:
-                    try:
+                    with contextlib.suppress(duckdb.Error):
                         cursor.interrupt()
-                    except duckdb.Error:
-                        pass
                 return
 
     threading.Thread(target=watch, daemon=True, name="qsa-cancel").start()

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import healpy as hp
+import numpy as np
+import pyarrow as pa
 from sqlglot import exp
 
 from engine import constraints
@@ -24,6 +26,7 @@ from engine.adql.nodes import constant_value
 from engine.bind import TableSource, relation
 from engine.catalog import Partition, TableKind
 from engine.errors import QueryLimitError
+from engine.sky.healpix import pixel_range
 from engine.split import split_select
 
 if TYPE_CHECKING:
@@ -38,18 +41,33 @@ def _is_col(node: exp.Expression, alias: str, name: str) -> bool:
             and node.name.lower() == name.lower())
 
 
-def _pair_args(args: list[exp.Expression], a: _Ref, b: _Ref) -> bool:
-    ma, mb = a.source.manifest, b.source.manifest
-    assert ma is not None and mb is not None
-    first = _is_col(args[0], a.alias, ma.ra_column or "") and _is_col(
-        args[1], a.alias, ma.dec_column or "")
-    second = _is_col(args[2], b.alias, mb.ra_column or "") and _is_col(
-        args[3], b.alias, mb.dec_column or "")
-    return first and second
+def _position_of(ref: _Ref, ra: exp.Expression, dec: exp.Expression) -> tuple[str, str] | None:
+    """Return (ra, dec) column names when the two expressions are ``ref``'s position."""
+    manifest = ref.source.manifest
+    if manifest is not None:
+        if _is_col(ra, ref.alias, manifest.ra_column or "") and _is_col(
+                dec, ref.alias, manifest.dec_column or ""):
+            return manifest.ra_column or "", manifest.dec_column or ""
+        return None
+    names = {c.name.lower(): c.name for c in ref.source.columns}
+    if (isinstance(ra, exp.Column) and isinstance(dec, exp.Column)
+            and ra.table.lower() == ref.alias and dec.table.lower() == ref.alias
+            and ra.name.lower() in names and dec.name.lower() in names):
+        return names[ra.name.lower()], names[dec.name.lower()]
+    return None
 
 
-def match_radius(preds: list[exp.Expression], a: _Ref, b: _Ref) -> float | None:
-    """Return the radius (deg) of a distance condition between ``a`` and ``b``, if any."""
+def _pair_args(args: list[exp.Expression], a: _Ref, b: _Ref) -> tuple[str, str] | None:
+    """Return b's (ra, dec) columns when ``args`` are a's then b's positions."""
+    if _position_of(a, args[0], args[1]) is None:
+        return None
+    return _position_of(b, args[2], args[3])
+
+
+def match_radius(preds: list[exp.Expression], a: _Ref,
+                 b: _Ref) -> tuple[float, tuple[str, str]] | None:
+    """Return the radius (deg) of a distance condition between ``a`` and ``b``, if any,
+    with the names of b's position columns."""
     for pred in preds:
         candidates: list[tuple[exp.Expression, exp.Expression | None]] = []
         if isinstance(pred, exp.Anonymous) and pred.name.lower() == "adql_in_circle":
@@ -68,8 +86,9 @@ def match_radius(preds: list[exp.Expression], a: _Ref, b: _Ref) -> float | None:
             radius = constant_value(bound)
             if radius is None or len(args) != 4:
                 continue
-            if _pair_args(args, a, b) or _pair_args([args[2], args[3], args[0], args[1]], a, b):
-                return radius
+            cols = _pair_args(args, a, b) or _pair_args([args[2], args[3], args[0], args[1]], a, b)
+            if cols is not None:
+                return radius, cols
     return None
 
 
@@ -150,19 +169,32 @@ def plan_crossmatch(planner: Planner, duck: exp.Select, refs: list[_Ref],
     if len(refs) != 2 or len(joins) != 1:
         return None
     a, b = refs
-    ma, mb = a.source.manifest, b.source.manifest
-    if ma is None or mb is None or TableKind.CHILD in (ma.kind, mb.kind):
-        return None
     join = joins[0]
     side = (join.side or "").upper()
     if side in ("RIGHT", "FULL") or join.args.get("using"):
         return None
+    if not a.source.partitioned and b.source.partitioned and b.source.memory is not None:
+        return None
+    if not a.source.partitioned:
+        if side == "LEFT":
+            return None  # the broadcast side is preserved: chunks would repeat its rows
+        a, b = b, a
+    ma, mb = a.source.manifest, b.source.manifest
+    if ma is None or ma.kind == TableKind.CHILD:
+        return None
+    if mb is not None and mb.kind == TableKind.CHILD:
+        return None
+    if mb is None and b.source.memory is None:
+        return None
     preds = constraints.conjuncts(join.args.get("on"))
     if side != "LEFT":
         preds += constraints.conjuncts(duck.args.get("where") and duck.args["where"].this)
-    radius = match_radius(preds, a, b)
-    if radius is None:
+    found = match_radius(preds, a, b)
+    if found is None:
         return None
+    radius, (b_ra, b_dec) = found
+    if mb is None:
+        return _plan_broadcast(planner, duck, a, b, (b_ra, b_dec), radius, maxrec, plan_args)
     if radius * 3600 > mb.margin_arcsec + 1e-9:
         raise QueryLimitError(
             f"Match radius {radius * 3600:g} arcsec exceeds the {mb.margin_arcsec:g} arcsec "
@@ -174,17 +206,7 @@ def plan_crossmatch(planner: Planner, duck: exp.Select, refs: list[_Ref],
     height = max(radius, 1e-9)
     a_parts, a_ranges = planner._chunks_of(a)
     b_parts, b_ranges = planner._chunks_of(b)
-    partial = split.partial
-    key_eq = exp.and_(
-        exp.EQ(this=exp.column(UNIT, table=a.node.alias or a.node.name, quoted=True),
-               expression=exp.column(UNIT, table=b.node.alias or b.node.name, quoted=True)),
-        exp.EQ(this=exp.column(ZONE, table=a.node.alias or a.node.name, quoted=True),
-               expression=exp.column(ZONE, table=b.node.alias or b.node.name, quoted=True)))
-    pjoin = partial.args["joins"][0]
-    if pjoin.args.get("on") is not None:
-        pjoin.set("on", exp.and_(pjoin.args["on"], key_eq))
-    else:
-        partial.where(key_eq, copy=False)
+    partial = _with_unit_keys(split.partial, a, b)
     tasks = []
     for unit_base, group in _numbered_groups(planner._groups(a_parts) or [[]]):
         a_units, b_units = [], []
@@ -211,6 +233,135 @@ def plan_crossmatch(planner: Planner, duck: exp.Select, refs: list[_Ref],
     merge_sql = split.merge.sql(dialect="duckdb") if split.merge is not None else None
     return QueryPlan(mode="crossmatch", tasks=tuple(tasks), merge_sql=merge_sql,
                      chunks_total=len(ma.partitions), **plan_args)  # type: ignore[arg-type]
+
+
+def _with_unit_keys(partial: exp.Select, a: _Ref, b: _Ref) -> exp.Select:
+    """Add ``a.__unit = b.__unit AND a.__zone = b.__zone`` to the join (or WHERE)."""
+    key_eq = exp.and_(
+        exp.EQ(this=exp.column(UNIT, table=a.node.alias or a.node.name, quoted=True),
+               expression=exp.column(UNIT, table=b.node.alias or b.node.name, quoted=True)),
+        exp.EQ(this=exp.column(ZONE, table=a.node.alias or a.node.name, quoted=True),
+               expression=exp.column(ZONE, table=b.node.alias or b.node.name, quoted=True)))
+    partial = partial.copy()
+    pjoin = partial.args["joins"][0]
+    if pjoin.args.get("on") is not None:
+        pjoin.set("on", exp.and_(pjoin.args["on"], key_eq))
+    else:
+        partial.where(key_eq, copy=False)
+    return partial
+
+
+def _units_of_rows(parts: list[Partition], ra: np.ndarray, dec: np.ndarray,
+                   radius_deg: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return (row, partition index) pairs: the partitions within ``radius_deg`` of each row."""
+    if not parts or len(ra) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    order = max(p.order for p in parts)
+    while order > 0 and hp.nside2resol(1 << order, arcmin=False) * 180 / np.pi < 2 * radius_deg:
+        order -= 1
+    nside = 1 << order
+    own = hp.ang2pix(nside, ra, dec, nest=True, lonlat=True)
+    neighbours = hp.get_all_neighbours(nside, ra, dec, nest=True, lonlat=True)
+    pixels = np.vstack([own[None, :], neighbours]).astype(np.int64)  # (9, n)
+    rows = np.broadcast_to(np.arange(len(ra)), pixels.shape)
+    keep = pixels >= 0
+    pixels, rows = pixels[keep], rows[keep]
+    shift = 2 * (29 - order)
+    lo, hi = pixels << shift, (pixels + 1) << shift
+    ranges = [pixel_range(p.order, p.ipix) for p in parts]
+    order_idx = np.argsort([r[0] for r in ranges])
+    starts = np.array([ranges[i][0] for i in order_idx], dtype=np.int64)
+    ends = np.array([ranges[i][1] for i in order_idx], dtype=np.int64)
+    out_rows, out_parts = [], []
+    first = np.searchsorted(ends, lo, side="right")
+    for step in range(4 ** max(0, max(p.order for p in parts) - order) + 1):
+        idx = first + step
+        valid = idx < len(starts)
+        idx_c = np.minimum(idx, len(starts) - 1)
+        hit = valid & (starts[idx_c] < hi) & (ends[idx_c] > lo)
+        if not hit.any():
+            break
+        out_rows.append(rows[hit])
+        out_parts.append(order_idx[idx_c[hit]])
+    if not out_rows:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    pairs = np.unique(np.stack([np.concatenate(out_rows), np.concatenate(out_parts)]), axis=1)
+    return pairs[0], pairs[1]
+
+
+def _plan_broadcast(planner: Planner, duck: exp.Select, a: _Ref, b: _Ref,
+                    b_pos: tuple[str, str], radius: float, maxrec: int | None,
+                    plan_args: dict[str, object]) -> QueryPlan | None:
+    """Cross-match a partitioned table with an uploaded one, chunk by chunk.
+
+    Each upload row goes to the chunks within the radius of it; a chunk's task sees only
+    those rows (a table of its own), zone-joined as above. Chunks no row is near are
+    not read at all.
+    """
+    from engine.plan import ChunkTask, QueryPlan, bind_tables
+
+    split = split_select(duck, maxrec=maxrec)
+    upload = b.source.memory
+    if split is None or upload is None:
+        return None
+    ma = a.source.manifest
+    assert ma is not None
+    a_parts, a_ranges = planner._chunks_of(a)
+    ra = np.asarray(upload.column(b_pos[0]).to_numpy(zero_copy_only=False), dtype=np.float64)
+    dec = np.asarray(upload.column(b_pos[1]).to_numpy(zero_copy_only=False), dtype=np.float64)
+    finite = np.isfinite(ra) & np.isfinite(dec)
+    rows, part_idx = _units_of_rows(a_parts, np.where(finite, ra % 360, 0.0),
+                                    np.where(finite, np.clip(dec, -90, 90), 0.0), radius)
+    keep = finite[rows]
+    rows, part_idx = rows[keep], part_idx[keep]
+    used = sorted(set(part_idx.tolist()))
+    parts = [a_parts[i] for i in used]
+    height = max(radius, 1e-9)
+    partial = _with_unit_keys(split.partial, a, b)
+    memory = dict(plan_args.get("memory") or {})  # type: ignore[call-overload]
+    tasks = []
+    for task_no, (unit_base, group) in enumerate(_numbered_groups(planner._groups(parts)
+                                                                   or [[]])):
+        unit_of = {p.chunk_id: unit_base + k for k, p in enumerate(group)}
+        sel = np.isin(part_idx, [a_parts.index(p) for p in group])
+        units = np.array([unit_of[a_parts[i].chunk_id] for i in part_idx[sel]], dtype=np.int64)
+        table = upload.take(pa.array(rows[sel])).append_column(UNIT, pa.array(units))
+        name = f"{b.source.memory_name}__t{task_no}"
+        memory[name] = table
+        a_rel = _side(a.source, [(unit_of[p.chunk_id], [p], False) for p in group], a_ranges,
+                      ma.dec_column or "dec", height, False)
+        b_rel = _memory_side(b.source, name, b_pos[1], height)
+
+        def bind(table_node: exp.Table, a_rel: exp.Expression = a_rel,
+                 b_rel: exp.Expression = b_rel) -> exp.Expression:
+            alias = (table_node.alias or table_node.name).lower()
+            chosen = a_rel if alias == a.alias else b_rel
+            return exp.Subquery(this=chosen.copy(), alias=exp.TableAlias(
+                this=exp.to_identifier(table_node.alias or table_node.name, quoted=True)))
+
+        sql = bind_tables(partial, bind).sql(dialect="duckdb")
+        tasks.append(ChunkTask(sql=sql, chunks=tuple(p.chunk_id for p in group),
+                               memory_tables=(name,)))
+    merge_sql = split.merge.sql(dialect="duckdb") if split.merge is not None else None
+    args = {**plan_args, "memory": memory}
+    return QueryPlan(mode="crossmatch", tasks=tuple(tasks), merge_sql=merge_sql,
+                     chunks_total=len(ma.partitions), **args)  # type: ignore[arg-type]
+
+
+def _memory_side(source: TableSource, name: str, dec: str, height: float) -> exp.Expression:
+    """The upload rows of one task (with their unit), tripled onto declination zones."""
+    cols = [exp.column(c.name, table="__r", quoted=True) for c in source.columns]
+    zone = exp.Add(this=_zone(exp.column(dec, table="__r", quoted=True), height),
+                   expression=exp.column("__d", table="__o", quoted=True))
+    offsets = exp.Values(
+        expressions=[exp.Tuple(expressions=[exp.Literal.number(d)]) for d in (-1, 0, 1)],
+        alias=exp.TableAlias(this=exp.to_identifier("__o", quoted=True),
+                             columns=[exp.to_identifier("__d", quoted=True)]))
+    return exp.select(*cols, exp.column(UNIT, table="__r", quoted=True),
+                      exp.alias_(zone, ZONE, quoted=True)).from_(
+        exp.Table(this=exp.to_identifier(name, quoted=True),
+                  alias=exp.TableAlias(this=exp.to_identifier("__r", quoted=True)))).join(
+        offsets, join_type="CROSS")
 
 
 def _numbered_groups(groups: list[list[Partition]]) -> list[tuple[int, list[Partition]]]:

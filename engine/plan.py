@@ -272,6 +272,13 @@ class Planner:
         if any((j.side or "").upper() in ("RIGHT", "FULL") for j in duck.args.get("joins") or []):
             return None
         partner: _Ref | None = None
+        if len(positional) == 1 and len(refs) == 2 and any(
+                r.source.memory is not None for r in refs):
+            from engine.crossmatch import plan_crossmatch
+
+            matched = plan_crossmatch(self, duck, refs, sources, maxrec, plan_args)
+            if matched is not None:
+                return matched
         if len(positional) == 2:
             partner = positional[1]
             pair = _director_pair(driver, partner)

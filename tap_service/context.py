@@ -18,7 +18,6 @@ from tap_service.vosi import capabilities_xml, tableset_xml
 
 if TYPE_CHECKING:
     from engine.api import Engine
-
     from engine.catalog import TableManifest
 
 DOCUMENT_TTL_S = 5.0

@@ -26,6 +26,22 @@ UPLOAD_FILES_KEY = "_UPLOAD_FILES"
 """Internal job parameter: uploaded table name -> stored file (not shown to clients)."""
 
 
+class _JobSignal:
+    """Abort flag of one job, and the event handed to the engine (which may set it itself
+    when a query ends, so it cannot tell us whether the job was aborted)."""
+
+    def __init__(self) -> None:
+        self.job = threading.Event()
+        self.engine = threading.Event()
+
+    def set(self) -> None:
+        self.job.set()
+        self.engine.set()
+
+    def is_set(self) -> bool:
+        return self.job.is_set()
+
+
 class JobRunner:
     """Starts QUEUED jobs when there is room, cancels them on ABORT or time-out, cleans up."""
 
@@ -37,7 +53,7 @@ class JobRunner:
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         self._pool = ThreadPoolExecutor(settings.max_running_jobs, thread_name_prefix="uws")
         self._lock = threading.Lock()
-        self._running: dict[str, tuple[str, threading.Event]] = {}
+        self._running: dict[str, tuple[str, _JobSignal]] = {}
         self._stop = threading.Event()
         self._cleaner: threading.Thread | None = None
 
@@ -57,8 +73,8 @@ class JobRunner:
         """Cancel running jobs (they are re-queued at the next start) and stop the threads."""
         self._stop.set()
         with self._lock:
-            for _, event in self._running.values():
-                event.set()
+            for _, signal in self._running.values():
+                signal.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
         if self._cleaner is not None:
             self._cleaner.join(timeout=5)
@@ -81,9 +97,9 @@ class JobRunner:
                                             phase=Phase.EXECUTING, start_time=utcnow())
                 if not claimed:
                     continue
-                event = threading.Event()
-                self._running[job.job_id] = (job.owner, event)
-                self._pool.submit(self._run, job, event)
+                signal = _JobSignal()
+                self._running[job.job_id] = (job.owner, signal)
+                self._pool.submit(self._run, job, signal)
 
     def abort(self, job_id: str) -> bool:
         """Abort an active job; return False when it had already finished."""
@@ -102,7 +118,7 @@ class JobRunner:
 
     # ------------------------------------------------------------ execution
 
-    def _run(self, job: Job, cancel: threading.Event) -> None:
+    def _run(self, job: Job, cancel: _JobSignal) -> None:
         timed_out = threading.Event()
 
         def on_timeout() -> None:
@@ -137,7 +153,7 @@ class JobRunner:
                 self._running.pop(job.job_id, None)
             self.schedule()
 
-    def _execute(self, job: Job, cancel: threading.Event) -> None:
+    def _execute(self, job: Job, cancel: _JobSignal) -> None:
         params = RequestParams(values={k: [v] for k, v in job.parameters.items()
                                        if isinstance(v, str)})
         request = parse_query_request(params, default_maxrec=self.settings.default_maxrec,
@@ -147,7 +163,7 @@ class JobRunner:
             for name, path in job.parameters.get(UPLOAD_FILES_KEY, {}).items()
         }
         started = start_query(self.engine, request, uploads,
-                              timeout_s=float(job.execution_duration_s), cancel=cancel,
+                              timeout_s=float(job.execution_duration_s), cancel=cancel.engine,
                               catch_errors=False)
         out_dir = self.job_dir(job.job_id)
         out_dir.mkdir(parents=True, exist_ok=True)

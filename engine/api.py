@@ -40,6 +40,8 @@ class EngineOptions:
     max_tasks: int = 64
     default_timeout_s: float | None = None
     """Time limit of a query when the caller gives none (None: no limit)."""
+    dask_address: str | None = None
+    """Scheduler address of a dask distributed cluster to run chunk tasks on (None: threads)."""
 
 
 class QueryResult:
@@ -208,13 +210,20 @@ class Engine:
                 if self._external_executor is None:
                     if self._executor is not None:
                         self._executor.close()
-                    self._executor = LocalExecutor(self._con, workers=self.options.workers)
+                    self._executor = self._make_executor(self._con, self._dirs)
             memory = {name: (data, cols) for name, (data, cols, _desc) in
                       tap_schema_tables([t.manifest for t in tables.values()]).items()}
             self._tables = tables
             self._planner = Planner(tables, memory, self._lookup_ids, PlanOptions(
                 rows_per_task=self.options.rows_per_task, max_tasks=self.options.max_tasks))
             self._stamp = stamp
+
+    def _make_executor(self, con: duckdb.DuckDBPyConnection, dirs: list[Path]) -> Executor:
+        if self.options.dask_address:
+            from engine.execute.dask import DaskExecutor
+
+            return DaskExecutor.connect(self.options.dask_address, dirs)
+        return LocalExecutor(con, workers=self.options.workers)
 
     def tables(self) -> list[TableManifest]:
         """Return the published tables' manifests (TAP_SCHEMA not included)."""

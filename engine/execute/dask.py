@@ -1,0 +1,82 @@
+"""The dask executor: chunk tasks run on dask distributed workers (one machine or a cluster).
+
+A task is plain data (SQL text, in-memory tables, the directories it may read), so it
+pickles to any worker. Each worker process keeps one locked DuckDB per set of readable
+directories, opened on first use, exactly as the local executor configures it.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from engine.errors import QueryCancelledError
+from engine.plan import ChunkTask
+
+
+@functools.lru_cache(maxsize=4)
+def _worker_database(read_dirs: tuple[str, ...]) -> Any:
+    """The worker's locked DuckDB for these directories (cached per worker process)."""
+    from engine.adql.geometry import GEOMETRY_MACROS
+    from engine.execute.duck import open_database
+
+    return open_database([Path(d) for d in read_dirs], threads=1, macros=GEOMETRY_MACROS)
+
+
+def run_task(task: ChunkTask, memory: Mapping[str, pa.Table],
+             read_dirs: tuple[str, ...]) -> pa.Table:
+    """Run one chunk task on a worker and return its rows (picklable entry point)."""
+    from engine.execute.local import run_sql
+
+    cursor = run_sql(_worker_database(read_dirs), task.sql, memory, task.memory_tables)
+    try:
+        return cursor.reader().read_all()
+    finally:
+        cursor.close()
+
+
+class DaskExecutor:
+    """Ships chunk tasks to a dask distributed cluster and yields their results."""
+
+    def __init__(self, client: Any, read_dirs: Sequence[Path]) -> None:
+        self.client = client
+        self.read_dirs = tuple(str(Path(d).resolve()) for d in read_dirs)
+
+    @classmethod
+    def connect(cls, address: str, read_dirs: Sequence[Path]) -> DaskExecutor:
+        """Connect to a scheduler at ``address`` (e.g. ``tcp://127.0.0.1:8786``)."""
+        try:
+            from distributed import Client
+        except ImportError as exc:
+            raise ImportError(
+                "The dask executor needs dask distributed: pip install 'qserv-access[dask]'"
+            ) from exc
+        return cls(Client(address), read_dirs)
+
+    def run(self, tasks: Sequence[ChunkTask], memory: Mapping[str, pa.Table], *,
+            cancel: threading.Event) -> Iterator[pa.RecordBatch]:
+        """Submit every task, yield batches as tasks finish; cancel the rest on stop."""
+        from distributed import as_completed
+
+        futures = [
+            self.client.submit(run_task, task, {n: memory[n] for n in task.memory_tables},
+                               self.read_dirs, pure=False)
+            for task in tasks
+        ]
+        try:
+            for future in as_completed(futures):
+                if cancel.is_set():
+                    raise QueryCancelledError("The query was cancelled.")
+                table = future.result()
+                yield from table.to_batches()
+        finally:
+            self.client.cancel([f for f in futures if not f.done()])
+
+    def close(self) -> None:
+        """Leave the cluster running (it is shared); drop our client."""
+        self.client.close()

@@ -74,7 +74,7 @@ def _build_data(work: Path, rows: int) -> Path:
 def _start_server(data_dir: Path, port: int, work: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "QSA_TAP_WORK_DIR": str(work / "tap-work"),
            "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "qserv_access.cli", "serve", "--data-dir",
+    proc = subprocess.Popen([sys.executable, "-m", "qserv_access.cli_serve", "--data-dir",
                              str(data_dir), "--port", str(port), "--log-level", "warning"],
                             env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)

@@ -89,3 +89,14 @@ def run_demo(args: argparse.Namespace) -> int:
         "ngc.objects (OpenNGC)\n"
     )
     return _serve(data_dir, args, banner=banner)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m qserv_access.cli_serve --data-dir DIR ...``: serve without the other commands."""
+    parser = argparse.ArgumentParser(prog="qserv-access serve", description=HELP_SERVE)
+    add_serve_arguments(parser)
+    return run_serve(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

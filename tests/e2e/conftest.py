@@ -28,7 +28,7 @@ def tap_url(tmp_path_factory):
     env = {**os.environ, "QSA_TAP_WORK_DIR": str(root / "work"), "QSA_TAP_DEFAULT_MAXREC": "1000",
            "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "qserv_access.cli", "serve", "--data-dir", str(data_dir),
+        [sys.executable, "-m", "qserv_access.cli_serve", "--data-dir", str(data_dir),
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
         stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
     )

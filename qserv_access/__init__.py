@@ -1,0 +1,93 @@
+"""qserv-access: spatially sharded astronomical catalogs, embedded or behind a TAP service.
+
+>>> import qserv_access                                          # doctest: +SKIP
+>>> cat = qserv_access.connect("demo-data")                      # or "http://host:8000/tap"
+>>> cat.cone_search(150.0, 2.0, radius_deg=0.1)                  # an astropy Table with units
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from qserv_access.catalog import Catalog, ColumnMeta, TableInfo
+from qserv_access.errors import (
+    JobFailed,
+    MissingExtraError,
+    QservAccessError,
+    QueryCancelled,
+    QueryLimitExceeded,
+    QueryRejected,
+    ServiceUnavailable,
+)
+from qserv_access.jobs import Job, JobPhase, JobProgress
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = [
+    "Catalog",
+    "ColumnMeta",
+    "Job",
+    "JobFailed",
+    "JobPhase",
+    "JobProgress",
+    "MissingExtraError",
+    "QservAccessError",
+    "QueryCancelled",
+    "QueryLimitExceeded",
+    "QueryRejected",
+    "ServiceUnavailable",
+    "TableInfo",
+    "connect",
+    "ingest",
+]
+
+__version__ = "0.1.0"
+
+
+def connect(target: str | Path, *, token: str | None = None,
+            workers: int | None = None) -> Catalog:
+    """Open a catalog: a local data directory (embedded engine) or a TAP service URL.
+
+    Parameters
+    ----------
+    target
+        A data directory path, or an ``http(s)://`` TAP base URL.
+    token
+        Bearer token for a TAP service that requires one (remote only).
+    workers
+        Threads for the embedded engine (local only; default: CPUs).
+
+    Returns
+    -------
+    Catalog
+        ``query``, ``submit``, ``cone_search``, ``crossmatch``, ``id_lookup``, ``tables``.
+
+    Raises
+    ------
+    QueryRejected
+        ``target`` is neither a URL nor a usable directory.
+    """
+    text = str(target)
+    if text.startswith(("http://", "https://")):
+        if workers is not None:
+            raise QueryRejected("workers= applies to a local data directory, not a TAP URL.")
+        from qserv_access.client import RemoteCatalog
+
+        return RemoteCatalog(text, token=token)
+    if "://" in text:
+        raise QueryRejected(f"Unsupported URL {text!r}: give an http(s) TAP URL or a directory.")
+    if token is not None:
+        raise QueryRejected("token= applies to a TAP URL, not a local data directory.")
+    from qserv_access.local import LocalCatalog
+
+    return LocalCatalog(Path(text), workers=workers)
+
+
+def ingest(data_dir: str | Path, table: str, files: Sequence[str | Path], **options: object
+           ) -> TableInfo:
+    """Ingest files into a table of a local data directory; see ``qserv_access.local.ingest``."""
+    from qserv_access.local import ingest as _ingest
+
+    return _ingest(data_dir, table, files, **options)  # type: ignore[arg-type]

@@ -1,0 +1,197 @@
+"""The remote mode: a ``Catalog`` over a TAP service, through ``pyvo.dal.TAPService``."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
+
+from pyvo.dal import TAPService
+from pyvo.dal.exceptions import DALQueryError, DALServiceError
+
+from qserv_access.catalog import Catalog, ColumnMeta, TableInfo
+from qserv_access.errors import QueryLimitExceeded, QueryRejected, ServiceUnavailable
+from qserv_access.jobs import Job, JobPhase, JobProgress
+
+if TYPE_CHECKING:
+    from astropy.table import Table
+    from pyvo.dal.tap import AsyncTAPJob
+
+__all__ = ["RemoteCatalog", "RemoteJob"]
+
+_LIMIT_WORDS = ("limit", "longer than", "exceeds", "too many")
+
+
+@contextlib.contextmanager
+def translated_errors() -> Iterator[None]:
+    """Re-raise pyvo errors as the client's classes (which still subclass pyvo's)."""
+    try:
+        yield
+    except DALQueryError as exc:
+        text = str(exc)
+        cls = QueryLimitExceeded if any(w in text.lower() for w in _LIMIT_WORDS) else QueryRejected
+        raise cls(text, url=exc.url) from exc
+    except DALServiceError as exc:
+        code = exc.code
+        if code is not None and 400 <= code < 500 and code not in (401, 403, 429):
+            raise QueryRejected(str(exc), url=exc.url) from exc
+        raise ServiceUnavailable(str(exc), code=code, cause=exc.cause, url=exc.url) from exc
+
+
+def _session(token: str | None) -> object:
+    import requests
+
+    session = requests.Session()
+    if token:
+        session.headers["Authorization"] = f"Bearer {token}"
+    return session
+
+
+class RemoteCatalog(Catalog):
+    """A catalog behind an IVOA TAP service (ours or any other).
+
+    Parameters
+    ----------
+    url
+        The TAP base URL, e.g. ``http://127.0.0.1:8000/tap``.
+    token
+        Bearer token sent with every request, when the service requires one.
+    """
+
+    def __init__(self, url: str, *, token: str | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.service = TAPService(self.url, session=_session(token))
+        self._infos: list[TableInfo] | None = None
+
+    def __repr__(self) -> str:
+        return f"<RemoteCatalog {self.url}>"
+
+    def query(self, adql_text: str, *, maxrec: int | None = None,
+              uploads: Mapping[str, Table] | None = None) -> Table:
+        """Run ``adql_text`` synchronously on the service (see ``Catalog.query``)."""
+        with translated_errors():
+            result = self.service.run_sync(adql_text, maxrec=maxrec,
+                                           uploads=dict(uploads) if uploads else None)
+            table = result.to_table()
+        table.meta["overflow"] = bool(getattr(result, "query_status", "") == "OVERFLOW")
+        return table
+
+    def submit(self, adql_text: str, *, maxrec: int | None = None,
+               uploads: Mapping[str, Table] | None = None) -> RemoteJob:
+        """Create and start a UWS job on the service and return it."""
+        with translated_errors():
+            job = self.service.submit_job(adql_text, maxrec=maxrec,
+                                          uploads=dict(uploads) if uploads else None)
+            job.run()
+        return RemoteJob(job, adql_text)
+
+    def _table_infos(self) -> list[TableInfo]:
+        if self._infos is None:
+            self._infos = self._read_tap_schema()
+        return self._infos
+
+    def _read_tap_schema(self) -> list[TableInfo]:
+        with translated_errors():
+            tables = self.service.run_sync(
+                "SELECT table_name, description FROM TAP_SCHEMA.tables").to_table()
+            cols = self.service.run_sync(
+                "SELECT table_name, column_name, datatype, unit, ucd, description "
+                "FROM TAP_SCHEMA.columns").to_table()
+        by_table: dict[str, list[ColumnMeta]] = {}
+        ucds: dict[str, dict[str, str]] = {}
+        for row in cols:
+            name = str(row["table_name"])
+            meta = ColumnMeta(str(row["column_name"]), _text(row["datatype"]), _text(row["unit"]),
+                              _text(row["ucd"]), _text(row["description"]))
+            by_table.setdefault(name, []).append(meta)
+            if meta.ucd:
+                ucds.setdefault(name, {})[meta.ucd.split(";")[0]] = meta.name
+        infos = []
+        for row in tables:
+            name = str(row["table_name"])
+            if name.lower().startswith("tap_schema."):
+                continue
+            found = ucds.get(name, {})
+            infos.append(TableInfo(name, _text(row["description"]), tuple(by_table.get(name, [])),
+                                   ra_column=found.get("pos.eq.ra"),
+                                   dec_column=found.get("pos.eq.dec"),
+                                   id_column=found.get("meta.id")))
+        return infos
+
+
+def _text(value: object) -> str:
+    if value is None or getattr(value, "mask", False) is True:
+        return ""
+    return str(value) if str(value) != "--" else ""
+
+
+class RemoteJob(Job):
+    """A UWS job on a TAP service (pyvo's ``AsyncTAPJob``)."""
+
+    def __init__(self, job: AsyncTAPJob, adql_text: str) -> None:
+        self._job = job
+        self.job_id = str(job.job_id)
+        self.adql = adql_text
+        self._started = time.monotonic()
+        self._ended: float | None = None
+        self._last = JobPhase.QUEUED
+
+    @property
+    def url(self) -> str:
+        """The job's URL on the service."""
+        return str(self._job.url)
+
+    @property
+    def phase(self) -> JobPhase:
+        """The phase the service reports now."""
+        if self._last.finished:
+            return self._last
+        with translated_errors():
+            self._last = JobPhase(str(self._job.phase))
+        if self._last.finished and self._ended is None:
+            self._ended = time.monotonic()
+        return self._last
+
+    @property
+    def progress(self) -> JobProgress:
+        """The phase and elapsed time (UWS does not report rows or a share done)."""
+        phase = self.phase
+        end = self._ended if self._ended is not None else time.monotonic()
+        return JobProgress(phase, None, 1.0 if phase is JobPhase.COMPLETED else None,
+                           end - self._started)
+
+    def cancel(self) -> None:
+        """Abort the job on the service."""
+        with translated_errors():
+            self._job.abort()
+
+    def wait(self, timeout_s: float | None = None) -> JobPhase:
+        """Poll, backing off to every 2 s, until the job finishes or ``timeout_s`` passes."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        interval = 0.05
+        while not (phase := self.phase).finished:
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            time.sleep(interval if deadline is None
+                       else max(0.0, min(interval, deadline - time.monotonic())))
+            interval = min(2.0, interval * 1.5)
+        return phase
+
+    def _fetch(self) -> Table:
+        with translated_errors():
+            result = self._job.fetch_result()
+            table = result.to_table()
+        table.meta["overflow"] = bool(getattr(result, "query_status", "") == "OVERFLOW")
+        return table
+
+    def _error(self) -> str:
+        with translated_errors():
+            summary = self._job.errorsummary
+        message = getattr(summary, "message", None)
+        return str(getattr(message, "content", None) or summary or "The job failed.")
+
+    def delete(self) -> None:
+        """Delete the job and its result from the service."""
+        with translated_errors():
+            self._job.delete()

@@ -1,0 +1,331 @@
+"""The embedded mode: a ``Catalog`` over ``engine.api.Engine`` in this process.
+
+This is the only module of the client that imports the engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import threading
+import time
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+
+from engine.api import Engine, EngineOptions, QueryResult
+from engine.catalog import TableManifest
+from engine.errors import (
+    EngineError,
+    QueryCancelledError,
+    QueryLimitError,
+    UserError,
+)
+from qserv_access.catalog import Catalog, ColumnMeta, TableInfo
+from qserv_access.errors import (
+    QservAccessError,
+    QueryCancelled,
+    QueryLimitExceeded,
+    QueryRejected,
+    ServiceUnavailable,
+)
+from qserv_access.jobs import Job, JobPhase, JobProgress
+
+if TYPE_CHECKING:
+    from astropy.table import Table
+
+__all__ = ["LocalCatalog", "LocalJob", "arrow_to_astropy", "astropy_to_arrow", "ingest"]
+
+
+@contextlib.contextmanager
+def translated_errors() -> Iterator[None]:
+    """Re-raise engine errors as the client's (which are also pyvo's) error classes."""
+    try:
+        yield
+    except QueryLimitError as exc:
+        raise QueryLimitExceeded(str(exc)) from exc
+    except UserError as exc:
+        raise QueryRejected(str(exc)) from exc
+    except QueryCancelledError as exc:
+        raise QueryCancelled(str(exc) or "The query was cancelled.") from exc
+    except EngineError as exc:
+        raise ServiceUnavailable(str(exc)) from exc
+
+
+def arrow_to_astropy(table: pa.Table) -> Table:
+    """Return an astropy Table with units, and UCDs/descriptions in each column's meta."""
+    from astropy import units as u
+    from astropy.table import Column, MaskedColumn, Table
+
+    out = Table()
+    for field, chunked in zip(table.schema, table.columns, strict=True):
+        meta = {k.decode(): v.decode() for k, v in (field.metadata or {}).items()}
+        array = chunked.combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
+        values = np.asarray(array.to_numpy(zero_copy_only=False))
+        if array.null_count:
+            mask = np.asarray(array.is_null().to_numpy(zero_copy_only=False))
+            if values.dtype.kind == "f":
+                values = np.where(mask, np.nan, values)
+            column: Column = MaskedColumn(values, name=field.name, mask=mask)
+        else:
+            column = Column(values, name=field.name)
+        if meta.get("unit"):
+            column.unit = u.Unit(meta["unit"], parse_strict="silent")
+        column.description = meta.get("description") or None
+        column.meta.update({k: v for k, v in meta.items() if k in ("ucd", "xtype") and v})
+        out.add_column(column)
+    return out
+
+
+def astropy_to_arrow(table: Table) -> pa.Table:
+    """Return an uploaded astropy Table as Arrow (masked values become nulls, units kept)."""
+    arrays, fields = [], []
+    for name in table.colnames:
+        col = table[name]
+        data = np.asarray(col)
+        mask = np.asarray(col.mask) if getattr(col, "mask", None) is not None else None
+        if data.dtype.kind in "OSU":
+            array = pa.array([None if v is None else str(v) for v in data.tolist()],
+                             pa.string(), mask=mask)
+        else:
+            array = pa.array(data, mask=mask if mask is not None and mask.any() else None)
+        unit = getattr(col, "unit", None)
+        meta = {"unit": str(unit)} if unit is not None else None
+        arrays.append(array)
+        fields.append(pa.field(name, array.type, metadata=meta))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def _table_info(manifest: TableManifest) -> TableInfo:
+    return TableInfo(
+        name=manifest.name, description=manifest.description,
+        columns=tuple(ColumnMeta(c.name, c.datatype, c.unit, c.ucd, c.description)
+                      for c in manifest.columns),
+        ra_column=manifest.ra_column, dec_column=manifest.dec_column,
+        id_column=manifest.id_column, nrows=manifest.nrows)
+
+
+def _overflow_warning(maxrec: int | None) -> None:
+    from pyvo.dal.exceptions import DALOverflowWarning
+
+    warnings.warn(f"Partial result: the query returned more than maxrec={maxrec} rows; "
+                  "raise maxrec or add constraints.", DALOverflowWarning, stacklevel=4)
+
+
+class LocalCatalog(Catalog):
+    """A catalog in a local data directory, queried in this process.
+
+    Parameters
+    ----------
+    data_dir
+        The data directory (as ``qserv-access ingest --data-dir`` made it).
+    workers
+        Threads running chunk tasks (default: CPUs).
+    """
+
+    def __init__(self, data_dir: str | Path, *, workers: int | None = None) -> None:
+        options = EngineOptions() if workers is None else EngineOptions(workers=workers)
+        with translated_errors():
+            self.engine = Engine.open(data_dir, options)
+        self.data_dir = Path(data_dir)
+
+    def __repr__(self) -> str:
+        return f"<LocalCatalog {self.data_dir}>"
+
+    def _start(self, adql_text: str, maxrec: int | None,
+               uploads: Mapping[str, Table] | None,
+               cancel: threading.Event | None = None) -> QueryResult:
+        arrow_uploads = {k: astropy_to_arrow(v) if not isinstance(v, pa.Table) else v
+                         for k, v in (uploads or {}).items()}
+        with translated_errors():
+            return self.engine.query(adql_text, maxrec=maxrec, uploads=arrow_uploads,
+                                     cancel=cancel)
+
+    def query(self, adql_text: str, *, maxrec: int | None = None,
+              uploads: Mapping[str, Table] | None = None) -> Table:
+        """Run ``adql_text`` here and return an astropy Table with units (see ``Catalog``)."""
+        result = self._start(adql_text, maxrec, uploads)
+        with translated_errors():
+            table = result.to_table()
+        if result.overflow:
+            _overflow_warning(maxrec)
+        out = arrow_to_astropy(table)
+        out.meta["overflow"] = result.overflow
+        return out
+
+    def submit(self, adql_text: str, *, maxrec: int | None = None,
+               uploads: Mapping[str, Table] | None = None) -> LocalJob:
+        """Start ``adql_text`` on a background thread and return its ``LocalJob``."""
+        return LocalJob(self, adql_text, maxrec=maxrec, uploads=uploads)
+
+    def explain(self, adql_text: str) -> str:
+        """Return how the engine would run ``adql_text`` (mode, chunks, SQL), without running it."""
+        with translated_errors():
+            return self.engine.plan(adql_text).explain()
+
+    def _table_infos(self) -> list[TableInfo]:
+        with translated_errors():
+            return [_table_info(m) for m in self.engine.tables()]
+
+    def close(self) -> None:
+        """Release the engine's threads and database."""
+        self.engine.close()
+
+
+_JOB_IDS = itertools.count(1)
+
+
+class LocalJob(Job):
+    """A query running on a background thread of this process."""
+
+    def __init__(self, catalog: LocalCatalog, adql_text: str, *, maxrec: int | None,
+                 uploads: Mapping[str, Table] | None) -> None:
+        self.job_id = f"local-{next(_JOB_IDS)}"
+        self.adql = adql_text
+        self._maxrec = maxrec
+        self._cancel = threading.Event()
+        """Handed to the engine, which also sets it once the rows are read."""
+        self._cancelled = False
+        self._lock = threading.Lock()
+        self._phase = JobPhase.QUEUED
+        self._rows = 0
+        self._tasks = 0
+        self._started = time.monotonic()
+        self._ended: float | None = None
+        self._batches: list[pa.RecordBatch] = []
+        self._schema: pa.Schema | None = None
+        self._overflow = False
+        self._exc: QservAccessError | None = None
+        self._thread = threading.Thread(target=self._run, args=(catalog, uploads),
+                                        name=self.job_id, daemon=True)
+        self._thread.start()
+
+    def _run(self, catalog: LocalCatalog, uploads: Mapping[str, Table] | None) -> None:
+        try:
+            result = catalog._start(self.adql, self._maxrec, uploads, self._cancel)
+            self._tasks = len(result.plan.tasks)
+            with self._lock:
+                self._phase = JobPhase.EXECUTING
+            with translated_errors():
+                self._schema = result.schema
+                for batch in result.batches():
+                    self._batches.append(batch)
+                    self._rows += batch.num_rows
+                    if self._cancelled:
+                        raise QueryCancelled("cancelled")
+            self._overflow = result.overflow
+            self._finish(JobPhase.ABORTED if self._cancelled else JobPhase.COMPLETED)
+        except QueryCancelled:
+            self._finish(JobPhase.ABORTED)
+        except QservAccessError as exc:
+            if self._cancelled:
+                self._finish(JobPhase.ABORTED)
+                return
+            self._exc = exc
+            self._finish(JobPhase.ERROR)
+        except Exception as exc:  # noqa: BLE001 - thread boundary: keep it for result()
+            self._exc = ServiceUnavailable(f"Unexpected error: {type(exc).__name__}: {exc}")
+            self._exc.__cause__ = exc
+            self._finish(JobPhase.ERROR)
+
+    def _finish(self, phase: JobPhase) -> None:
+        with self._lock:
+            self._ended = time.monotonic()
+            self._phase = phase
+
+    @property
+    def phase(self) -> JobPhase:
+        """The job's current phase."""
+        return self._phase
+
+    @property
+    def progress(self) -> JobProgress:
+        """Rows read so far (the engine does not report per-task progress yet)."""
+        end = self._ended if self._ended is not None else time.monotonic()
+        fraction = 1.0 if self._phase is JobPhase.COMPLETED else None
+        return JobProgress(self._phase, self._rows, fraction, end - self._started)
+
+    def cancel(self) -> None:
+        """Stop the query's tasks; the phase becomes ABORTED."""
+        self._cancelled = True
+        self._cancel.set()
+
+    def wait(self, timeout_s: float | None = None) -> JobPhase:
+        """Block until the job finishes or ``timeout_s`` passes; return the phase."""
+        self._thread.join(timeout_s)
+        return self._phase
+
+    def _fetch(self) -> Table:
+        table = pa.Table.from_batches(self._batches, schema=self._schema)
+        if self._overflow:
+            _overflow_warning(self._maxrec)
+        out = arrow_to_astropy(table)
+        out.meta["overflow"] = self._overflow
+        return out
+
+    def _error(self) -> str:
+        return str(self._exc)
+
+    def result(self, timeout_s: float | None = None) -> Table:
+        """Wait and return the rows; a failed job re-raises its original error class."""
+        if self.wait(timeout_s) is JobPhase.ERROR and self._exc is not None:
+            raise self._exc
+        return super().result(timeout_s=0)
+
+
+def ingest(data_dir: str | Path, table: str, files: Sequence[str | Path], *,
+           ra: str | None = None, dec: str | None = None, id_column: str | None = None,
+           director: str | None = None, director_key: str | None = None,
+           schema_yaml: str | Path | None = None, margin_arcsec: float = 10.0,
+           max_rows_per_partition: int = 1_000_000, workers: int | None = None,
+           progress: bool = False) -> TableInfo:
+    """Ingest files into ``table`` of ``data_dir`` (as ``qserv-access ingest`` does).
+
+    Parameters
+    ----------
+    data_dir
+        The data directory (created when missing).
+    table
+        ``schema.table``.
+    files
+        Parquet, CSV, FITS or VOTable files.
+    ra, dec
+        Position columns (degrees): the table is partitioned on the sky.
+    id_column
+        Unique id column, indexed for fast ``id_lookup``.
+    director, director_key
+        Make a child table placed with its director table's rows.
+    schema_yaml
+        Felis YAML with column metadata.
+    margin_arcsec
+        Margin kept around each partition; it bounds the largest cross-match radius.
+    max_rows_per_partition
+        Partitions are split until they hold at most this many rows.
+    workers
+        Worker processes (default: CPUs, at most 8).
+    progress
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    TableInfo
+        The published table's metadata.
+
+    Raises
+    ------
+    QueryRejected
+        A file cannot be ingested (the message names the file, row and column).
+    """
+    from engine.ingest.api import ingest_files
+
+    with translated_errors():
+        manifest = ingest_files(
+            data_dir, table, [str(f) for f in files], ra=ra, dec=dec, id_column=id_column,
+            director=director, director_key=director_key, schema_yaml=schema_yaml,
+            margin_arcsec=margin_arcsec, max_rows_per_partition=max_rows_per_partition,
+            workers=workers, progress=progress)
+    return _table_info(manifest)

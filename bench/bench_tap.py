@@ -146,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     url = f"http://127.0.0.1:{args.port}/tap"
 
     import pyvo
+
     from engine.api import Engine
 
     results: dict[str, object] = {"machine": platform.platform(), "cpus": os.cpu_count(),

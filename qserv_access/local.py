@@ -100,6 +100,36 @@ def astropy_to_arrow(table: Table) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
+def result_schema(result: QueryResult) -> pa.Schema:
+    """Return the result's schema, rebuilt from the plan when no rows came back.
+
+    The engine reports an empty schema for an empty result (its batch stream carries no
+    schema); the plan still knows the columns, so a query with no rows keeps its columns.
+    """
+    schema = result.schema
+    if len(schema) or not result.plan.columns:
+        return schema
+    fields = []
+    for col in result.plan.columns:
+        try:
+            dtype = pa.type_for_alias(col.datatype)
+        except (ValueError, KeyError):
+            dtype = pa.string()
+        meta = {k: v for k, v in (("unit", col.unit), ("ucd", col.ucd),
+                                  ("description", col.description),
+                                  ("xtype", col.xtype or "")) if v}
+        fields.append(pa.field(col.name, dtype, metadata=meta or None))
+    return pa.schema(fields)
+
+
+def read_table(result: QueryResult) -> pa.Table:
+    """Read every row of ``result`` into one Arrow table that keeps its columns when empty."""
+    table = result.to_table()
+    if table.num_columns == 0 and table.num_rows == 0:
+        return result_schema(result).empty_table()
+    return table
+
+
 def _table_info(manifest: TableManifest) -> TableInfo:
     return TableInfo(
         name=manifest.name, description=manifest.description,
@@ -150,7 +180,7 @@ class LocalCatalog(Catalog):
         """Run ``adql_text`` here and return an astropy Table with units (see ``Catalog``)."""
         result = self._start(adql_text, maxrec, uploads)
         with translated_errors():
-            table = result.to_table()
+            table = read_table(result)
         if result.overflow:
             _overflow_warning(maxrec)
         out = arrow_to_astropy(table)
@@ -211,7 +241,7 @@ class LocalJob(Job):
             with self._lock:
                 self._phase = JobPhase.EXECUTING
             with translated_errors():
-                self._schema = result.schema
+                self._schema = result_schema(result)
                 for batch in result.batches():
                     self._batches.append(batch)
                     self._rows += batch.num_rows

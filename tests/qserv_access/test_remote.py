@@ -1,0 +1,90 @@
+"""The same client calls against a real TAP service (uvicorn on 127.0.0.1)."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from astropy import units as u
+from astropy.table import Table
+from pyvo.dal import DALQueryError
+
+import qserv_access
+from qserv_access import JobPhase
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.skipif(not (ROOT / "tap_service" / "app.py").exists(),
+                                reason="the TAP service is not there yet")
+
+
+@pytest.fixture(scope="module")
+def tap_url(sky_dir, tmp_path_factory):
+    import httpx
+
+    from tests.support.postgres import free_port
+
+    root = tmp_path_factory.mktemp("remote")
+    port = free_port()
+    env = {**os.environ, "QSA_TAP_WORK_DIR": str(root / "work"),
+           "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    log = open(root / "server.log", "wb")  # noqa: SIM115 - closed at teardown
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qserv_access.cli_serve", "--data-dir", str(sky_dir),
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}/tap"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"the server exited: {(root / 'server.log').read_text()[-2000:]}")
+            try:
+                if httpx.get(url + "/availability", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("the server did not answer within 60 s")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def remote(tap_url):
+    cat = qserv_access.connect(tap_url)
+    yield cat
+    cat.close()
+
+
+def test_remote_and_local_give_the_same_cone(remote, catalog):
+    from qserv_access.client import RemoteCatalog
+
+    assert isinstance(remote, RemoteCatalog)
+    assert remote.tables["sky.object"].ra_column == "ra"
+    got = remote.cone_search(150.0, 2.0, radius_deg=0.2 * u.deg, columns=["id", "ra"])
+    assert got["ra"].unit == u.deg
+    assert sorted(got["id"]) == sorted(catalog.cone_search(150.0, 2.0, radius_deg=0.2)["id"])
+
+
+def test_remote_crossmatch_uploads_the_table(remote, catalog):
+    mine = Table({"ra": [150.0, 10.0], "dec": [2.0, -5.0]})
+    assert len(remote.crossmatch(mine, radius_arcsec=600.0, columns=["id"])) == len(
+        catalog.crossmatch(mine, radius_arcsec=600.0, columns=["id"]))
+
+
+def test_remote_async_job_and_errors(remote):
+    job = remote.submit("SELECT COUNT(*) AS n FROM sky.object")
+    assert job.result(timeout_s=60)["n"][0] == 2000
+    assert job.phase is JobPhase.COMPLETED
+    with pytest.raises(DALQueryError, match="line 1, column"):
+        remote.query("SELECT FROM sky.object")

@@ -58,15 +58,16 @@ def _time(fn: object, runs: int) -> list[float]:
     return out
 
 
-def _build_data(work: Path, rows: int) -> Path:
+def _build_data(work: Path, rows: int, inputs: list[str]) -> Path:
     sys.path.insert(0, str(ROOT))
     from engine.ingest.api import ingest_files
     from tests.support.small_sky import make_small_sky
 
-    data_dir = work / f"tap-data-{rows}"
+    data_dir = work / (f"tap-data-{rows}" if not inputs else "tap-data-input")
     if not (data_dir / "tables" / "bench.objects" / "CURRENT").is_file():
-        src = make_small_sky(work / f"objects-{rows}.parquet", n=rows, seed=1)
-        ingest_files(data_dir, "bench.objects", [str(src)], ra="ra", dec="dec", id_column="id",
+        if not inputs:
+            inputs = [str(make_small_sky(work / f"objects-{rows}.parquet", n=rows, seed=1))]
+        ingest_files(data_dir, "bench.objects", inputs, ra="ra", dec="dec", id_column="id",
                      progress=False)
     return data_dir
 
@@ -133,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dec", default="dec")
     p.add_argument("--center", default="150.0,2.0", help="cone centre 'ra,dec' in degrees")
     p.add_argument("--rows", type=int, default=1_000_000, help="rows of the synthetic catalog")
+    p.add_argument("--input", nargs="*", default=[],
+                   help="Parquet files (id, ra, dec, ...) to ingest as bench.objects instead")
     p.add_argument("--runs", type=int, default=30)
     p.add_argument("--load-seconds", type=float, default=120.0)
     p.add_argument("--clients", type=int, default=20)
@@ -140,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     work = ROOT / "bench" / "work"
     work.mkdir(parents=True, exist_ok=True)
-    data_dir = args.data_dir or _build_data(work, args.rows)
+    data_dir = args.data_dir or _build_data(work, args.rows, args.input)
     ra0, dec0 = (float(v) for v in args.center.split(","))
     queries = _queries(args.table, args.ra, args.dec, ra0, dec0)
     url = f"http://127.0.0.1:{args.port}/tap"

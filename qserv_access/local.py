@@ -66,6 +66,9 @@ def arrow_to_astropy(table: pa.Table) -> Table:
         meta = {k.decode(): v.decode() for k, v in (field.metadata or {}).items()}
         array = chunked.combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
         values = np.asarray(array.to_numpy(zero_copy_only=False))
+        if (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)) \
+                and not array.null_count:
+            values = values.astype(str)  # a str column, as a VOTable char field would be
         if array.null_count:
             mask = np.asarray(array.is_null().to_numpy(zero_copy_only=False))
             if values.dtype.kind == "f":

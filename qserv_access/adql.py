@@ -79,7 +79,7 @@ def literal(value: object) -> str:
     if isinstance(value, int):
         return str(int(value))
     if isinstance(value, float) or (hasattr(value, "__float__") and not isinstance(value, str)):
-        number = float(value)  # type: ignore[arg-type]
+        number = float(value)  # type: ignore[arg-type,unused-ignore]
         if not math.isfinite(number):
             raise QueryRejected(f"Value {value!r} is not a finite number.")
         return repr(number)

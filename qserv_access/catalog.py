@@ -110,14 +110,14 @@ class Catalog(abc.ABC):
                     return info
             raise QueryRejected("This catalog has no positional table; give table=...")
         by_name = {t.name.lower(): t for t in infos}
-        info = by_name.get(name.lower())
-        if info is None:
+        found = by_name.get(name.lower())
+        if found is None:
             import difflib
 
             close = difflib.get_close_matches(name.lower(), list(by_name), n=1)
             hint = f" Did you mean '{by_name[close[0]].name}'?" if close else ""
             raise QueryRejected(f"Unknown table '{name}'.{hint}")
-        return info
+        return found
 
     def _positional(self, name: str | None) -> TableInfo:
         info = self.table_info(name)
@@ -220,7 +220,7 @@ DEC_NAMES = ("dec", "dec_deg", "decj2000", "dej2000", "de_icrs", "dec_icrs", "de
 
 def _position_columns(table: Table, ra: str | None, dec: str | None) -> tuple[str, str]:
     """Return the (ra, dec) column names of an uploaded table, guessing from UCDs and names."""
-    names = list(table.colnames)
+    names: list[str] = [str(n) for n in table.colnames]
 
     def pick(given: str | None, ucd: str, candidates: tuple[str, ...], what: str) -> str:
         if given is not None:

@@ -7,8 +7,8 @@ import contextlib
 import json
 import math
 import sys
-from collections.abc import Iterator
-from typing import IO
+from collections.abc import Callable, Iterator
+from typing import IO, Any
 
 import pyarrow as pa
 
@@ -136,7 +136,7 @@ def _json_value(value: object) -> object:
     if isinstance(value, bytes):
         return value.hex()
     if hasattr(value, "isoformat"):
-        return value.isoformat()  # type: ignore[union-attr]
+        return value.isoformat()
     return value
 
 
@@ -159,6 +159,7 @@ def write_votable(schema: pa.Schema, batches: Iterator[pa.RecordBatch], out: IO[
     votable.to_xml(out)
 
 
-WRITERS = {"csv": write_csv, "votable": write_votable, "parquet": write_parquet,
-           "json": write_json}
+Writer = Callable[[pa.Schema, Iterator[pa.RecordBatch], Any], None]
+WRITERS: dict[str, Writer] = {"csv": write_csv, "votable": write_votable,
+                              "parquet": write_parquet, "json": write_json}
 """Format name -> writer(schema, batches, stream)."""

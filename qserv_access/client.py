@@ -31,12 +31,13 @@ def translated_errors() -> Iterator[None]:
     except DALQueryError as exc:
         text = str(exc)
         cls = QueryLimitExceeded if any(w in text.lower() for w in _LIMIT_WORDS) else QueryRejected
-        raise cls(text, url=exc.url) from exc
+        raise cls(text, None, exc.url) from exc  # pyvo's (reason, label, url)
     except DALServiceError as exc:
         code = exc.code
         if code is not None and 400 <= code < 500 and code not in (401, 403, 429):
-            raise QueryRejected(str(exc), url=exc.url) from exc
-        raise ServiceUnavailable(str(exc), code=code, cause=exc.cause, url=exc.url) from exc
+            raise QueryRejected(str(exc), None, exc.url) from exc
+        # pyvo's (reason, code, cause, url)
+        raise ServiceUnavailable(str(exc), code, exc.cause, exc.url) from exc
 
 
 def _session(token: str | None) -> object:

@@ -22,8 +22,8 @@ def _values(table: Table, column: str) -> np.ndarray:
         raise QueryRejected(f"The table has no column '{column}'; it has "
                             f"{', '.join(table.colnames)}.")
     data = table[column]
-    values = np.ma.filled(np.ma.asarray(data, dtype=float), np.nan)
-    return np.asarray(values, dtype=float)
+    filled: np.ndarray = np.ma.filled(np.ma.asarray(data, dtype=float), np.nan)
+    return np.asarray(filled, dtype=float)
 
 
 def plot_sky(table: Table, *, ra: str = "ra", dec: str = "dec", color: str | None = None,

@@ -8,6 +8,7 @@ import json
 import math
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import IO, Any
 
 import pyarrow as pa
@@ -35,6 +36,10 @@ def run_query(args: argparse.Namespace) -> int:
     from engine.api import Engine
     from qserv_access.local import result_schema
 
+    if not Path(args.data_dir).is_dir():
+        sys.stderr.write(f"qserv-access query: error: data directory {args.data_dir} does not "
+                         "exist; create it with 'qserv-access ingest'.\n")
+        return 2
     engine = Engine.open(args.data_dir)
     try:
         if args.explain:

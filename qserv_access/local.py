@@ -161,6 +161,9 @@ class LocalCatalog(Catalog):
     """
 
     def __init__(self, data_dir: str | Path, *, workers: int | None = None) -> None:
+        if not Path(data_dir).is_dir():
+            raise QueryRejected(f"Data directory {data_dir} does not exist; create it with "
+                                "qserv_access.ingest() or 'qserv-access ingest'.")
         options = EngineOptions() if workers is None else EngineOptions(workers=workers)
         with translated_errors():
             self.engine = Engine.open(data_dir, options)

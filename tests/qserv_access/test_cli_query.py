@@ -88,3 +88,10 @@ def test_explain_prints_the_plan(sky_dir):
     proc = run_cli("--data-dir", str(sky_dir), "--explain", CONE)
     assert proc.returncode == 0, proc.stderr
     assert "chunks:" in proc.stdout.decode()
+
+
+def test_missing_data_dir_is_an_error_not_an_empty_catalog(tmp_path):
+    proc = run_cli("--data-dir", str(tmp_path / "typo"), "SELECT 1 FROM x.y")
+    assert proc.returncode == 2
+    assert "does not exist" in proc.stderr.decode()
+    assert not (tmp_path / "typo").exists()

@@ -150,6 +150,12 @@ def test_cancel_while_reading_batches_stops_the_job(catalog):
     assert job.wait(60) in (JobPhase.ABORTED, JobPhase.COMPLETED)
 
 
+def test_connect_to_a_missing_directory_fails_without_creating_it(tmp_path):
+    with pytest.raises(QueryRejected, match="does not exist"):
+        qserv_access.connect(tmp_path / "typo")
+    assert not (tmp_path / "typo").exists()
+
+
 def test_connect_rejects_other_schemes():
     with pytest.raises(QueryRejected, match="Unsupported URL"):
         qserv_access.connect("ftp://example.org/tap")

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 
 __all__ = ["RemoteCatalog", "RemoteJob"]
 
+TAP_SCHEMA_MAXREC = 100_000
+"""Rows asked for when reading TAP_SCHEMA.columns: above a service's default MAXREC,
+which could otherwise silently drop the columns of the last tables."""
+
 _LIMIT_WORDS = ("limit", "longer than", "exceeds", "too many")
 
 
@@ -98,7 +102,7 @@ class RemoteCatalog(Catalog):
                 "SELECT table_name, description FROM TAP_SCHEMA.tables").to_table()
             cols = self.service.run_sync(
                 "SELECT table_name, column_name, datatype, unit, ucd, description "
-                "FROM TAP_SCHEMA.columns").to_table()
+                "FROM TAP_SCHEMA.columns", maxrec=TAP_SCHEMA_MAXREC).to_table()
         by_table: dict[str, list[ColumnMeta]] = {}
         ucds: dict[str, dict[str, str]] = {}
         for row in cols:
@@ -107,7 +111,11 @@ class RemoteCatalog(Catalog):
                               _text(row["ucd"]), _text(row["description"]))
             by_table.setdefault(name, []).append(meta)
             if meta.ucd:
-                ucds.setdefault(name, {})[meta.ucd.split(";")[0]] = meta.name
+                # The first column with a UCD wins, unless a later one is flagged meta.main.
+                found = ucds.setdefault(name, {})
+                primary = meta.ucd.split(";")[0]
+                if primary not in found or "meta.main" in meta.ucd:
+                    found[primary] = meta.name
         infos = []
         for row in tables:
             name = str(row["table_name"])

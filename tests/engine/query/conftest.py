@@ -128,7 +128,14 @@ def oracle(sky_files: dict[str, Path]) -> Iterator[duckdb.DuckDBPyConnection]:
     con.close()
 
 
+class _Tables(dict[str, pa.Table]):
+    """The raw tables; a short repr, as hypothesis prints the fixtures of a failing example."""
+
+    def __repr__(self) -> str:
+        return f"<raw tables {sorted(self)}>"
+
+
 @pytest.fixture(scope="session")
 def sky_rows(sky_files: dict[str, Path]) -> dict[str, pa.Table]:
     """The raw tables in memory, for numpy brute force."""
-    return {name: pq.read_table(path) for name, path in sky_files.items()}
+    return _Tables({name: pq.read_table(path) for name, path in sky_files.items()})

@@ -22,7 +22,7 @@ from engine.catalog import ColumnInfo, PublishedTable, TableManifest
 from engine.errors import CatalogError, EngineError, QueryCancelledError, QueryLimitError
 from engine.execute.base import Executor
 from engine.execute.duck import open_database
-from engine.execute.local import LocalExecutor, run_sql
+from engine.execute.local import LocalExecutor, batches_of, run_sql
 from engine.plan import PARTIALS_NAME, Planner, PlanOptions, QueryPlan, ResultColumn, data_dirs
 from engine.tap_schema import tap_schema_tables
 
@@ -65,6 +65,12 @@ class QueryResult:
             try:
                 self._first = next(self._batches)
                 raw = self._first.schema
+                while self._first.num_rows == 0:
+                    # Keep the schema of an empty batch, look for rows after it.
+                    try:
+                        self._first = next(self._batches)
+                    except StopIteration:
+                        break
             except StopIteration:
                 self._first = None
                 raw = getattr(self._batches, "schema", None) or pa.schema([])
@@ -280,7 +286,7 @@ class Engine:
         if maxrec is not None and maxrec < 0:
             raise QueryLimitError(f"MAXREC must be 0 or more, not {maxrec}.")
         plan = self.plan(adql, maxrec=maxrec, uploads=uploads)
-        cancel = cancel or threading.Event()
+        cancel = _StopSignal(cancel)
         timeout = timeout_s if timeout_s is not None else self.options.default_timeout_s
         if timeout is not None:
             _cancel_after(cancel, timeout)
@@ -294,7 +300,7 @@ class Engine:
         try:
             partials = self._executor.run(plan.tasks, plan.memory, cancel=cancel)
             if plan.merge_sql is None:
-                yield from partials
+                yield from _first_rows(partials, plan.row_limit)
                 return
             gathered = list(partials)
             table = pa.Table.from_batches(gathered) if gathered else None
@@ -310,8 +316,7 @@ class Engine:
                 sql = f"SELECT * FROM ({sql}) LIMIT {int(maxrec) + 1}"
             cursor = run_sql(self._con, sql, memory, [PARTIALS_NAME])
             try:
-                reader = cursor.reader()
-                yield from reader
+                yield from batches_of(cursor, cancel)
             finally:
                 cursor.close()
         except QueryCancelledError:
@@ -330,8 +335,49 @@ class Engine:
             self._con.close()
 
 
+def _first_rows(batches: Iterator[pa.RecordBatch], limit: int | None
+                ) -> Iterator[pa.RecordBatch]:
+    """Yield at most ``limit`` rows (all when None), then stop the source."""
+    if limit is None:
+        yield from batches
+        return
+    left = limit
+    for batch in batches:
+        if batch.num_rows >= left:
+            yield batch.slice(0, left)
+            break
+        left -= batch.num_rows
+        yield batch
+
+
 def _covered(path: Path, dirs: list[Path]) -> bool:
     return any(path == d or d in path.parents for d in dirs)
+
+
+class _StopSignal(threading.Event):
+    """The query's own stop flag, also set by the caller's ``cancel`` event.
+
+    The engine sets it when the reader stops early or the time runs out; the caller's
+    event is only ever read, never set.
+    """
+
+    def __init__(self, caller: threading.Event | None) -> None:
+        super().__init__()
+        self._caller = caller
+
+    def is_set(self) -> bool:
+        return super().is_set() or (self._caller is not None and self._caller.is_set())
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if self._caller is None:
+            return super().wait(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.is_set():
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return False
+            super().wait(0.02 if remaining is None else min(0.02, remaining))
+        return True
 
 
 def _cancel_after(cancel: threading.Event, timeout_s: float) -> None:

@@ -232,7 +232,8 @@ def plan_crossmatch(planner: Planner, duck: exp.Select, refs: list[_Ref],
         tasks.append(ChunkTask(sql=sql, chunks=tuple(p.chunk_id for p in group)))
     merge_sql = split.merge.sql(dialect="duckdb") if split.merge is not None else None
     return QueryPlan(mode="crossmatch", tasks=tuple(tasks), merge_sql=merge_sql,
-                     chunks_total=len(ma.partitions), **plan_args)  # type: ignore[arg-type]
+                     chunks_total=len(ma.partitions), row_limit=split.row_limit,
+                     **plan_args)  # type: ignore[arg-type]
 
 
 def _with_unit_keys(partial: exp.Select, a: _Ref, b: _Ref) -> exp.Select:
@@ -345,7 +346,8 @@ def _plan_broadcast(planner: Planner, duck: exp.Select, a: _Ref, b: _Ref,
     merge_sql = split.merge.sql(dialect="duckdb") if split.merge is not None else None
     args = {**plan_args, "memory": memory}
     return QueryPlan(mode="crossmatch", tasks=tuple(tasks), merge_sql=merge_sql,
-                     chunks_total=len(ma.partitions), **args)  # type: ignore[arg-type]
+                     chunks_total=len(ma.partitions), row_limit=split.row_limit,
+                     **args)  # type: ignore[arg-type]
 
 
 def _memory_side(source: TableSource, name: str, dec: str, height: float) -> exp.Expression:

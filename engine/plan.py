@@ -75,6 +75,8 @@ class QueryPlan:
     columns: tuple[ResultColumn, ...]
     chunks_total: int = 0
     memory: Mapping[str, pa.Table] = field(default_factory=dict)
+    row_limit: int | None = None
+    """Rows to keep of the concatenated task results when there is no merge (TOP)."""
 
     def explain(self) -> str:
         """Return a readable summary: mode, chunks, the SQL of the first task and merge."""
@@ -175,7 +177,8 @@ class Planner:
         if (isinstance(duck, exp.Select) and top_partitioned
                 and len(partitioned) == len({id(r.source) for r in top_partitioned})
                 and len(top_partitioned) == sum(1 for t in duck.find_all(exp.Table)
-                                                if sources[_key(t)].partitioned)):
+                                                if _key(t) in sources
+                                                and sources[_key(t)].partitioned)):
             chunked = self._plan_chunked(duck, refs, sources, maxrec, plan_args)
             if chunked is not None:
                 return chunked
@@ -198,7 +201,7 @@ class Planner:
             if side in ("RIGHT", "FULL"):
                 padded.update(range(index))
         for index, (node, _side) in enumerate(items):
-            if isinstance(node, exp.Table):
+            if isinstance(node, exp.Table) and _key(node) in sources:
                 refs.append(_Ref(node=node, source=sources[_key(node)],
                                  alias=(node.alias or node.name).lower(),
                                  prunable=index not in padded))
@@ -317,7 +320,8 @@ class Planner:
         merge_sql = split.merge.sql(dialect="duckdb") if split.merge is not None else None
         total = len(driver.source.manifest.partitions)  # type: ignore[union-attr]
         return QueryPlan(mode="chunked", tasks=tuple(tasks), merge_sql=merge_sql,
-                         chunks_total=total, **plan_args)  # type: ignore[arg-type]
+                         chunks_total=total, row_limit=split.row_limit,
+                         **plan_args)  # type: ignore[arg-type]
 
     def _plan_single(self, duck: exp.Expression, refs: list[_Ref],
                      sources: Mapping[tuple[str, str, str], TableSource],

@@ -30,6 +30,8 @@ class SplitQuery:
     """None when the partials only need concatenating (streamed, no merge step)."""
     limit: int | None
     """Rows each partial may stop after (TOP pushed down), None for all."""
+    row_limit: int | None = None
+    """Rows the concatenated partials are cut to when there is no merge query (TOP)."""
 
 
 def column(name: str) -> exp.Column:
@@ -148,7 +150,8 @@ def _split_rows(select: exp.Select, *, maxrec: int | None) -> SplitQuery | None:
         partial = select.copy()
         if cap < 1 << 62:
             partial.set("limit", exp.Limit(expression=exp.Literal.number(cap)))
-        return SplitQuery(partial=partial, merge=None, limit=cap if cap < 1 << 62 else None)
+        return SplitQuery(partial=partial, merge=None, limit=cap if cap < 1 << 62 else None,
+                          row_limit=top)
     if has_star(select) and (ordered or distinct):
         # Positional names of a star expansion are unknown here; the caller expands stars.
         return None

@@ -73,7 +73,8 @@ class DaskExecutor:
                 if cancel.is_set():
                     raise QueryCancelledError("The query was cancelled.")
                 table = future.result()
-                yield from table.to_batches()
+                yield from table.to_batches() or [
+                    pa.RecordBatch.from_pylist([], schema=table.schema)]
         finally:
             self.client.cancel([f for f in futures if not f.done()])
 

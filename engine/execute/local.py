@@ -85,11 +85,16 @@ def batches_of(cursor: TaskCursor, cancel: threading.Event) -> Iterator[pa.Recor
     """Yield the cursor's result as record batches until done or cancelled."""
     try:
         reader = cursor.reader(BATCH_ROWS)
+        sent = False
         for batch in reader:
             if cancel.is_set():
                 raise QueryCancelledError("The query was cancelled.")
             if batch.num_rows:
+                sent = True
                 yield batch
+        if not sent:
+            # An empty result still tells its columns and their types.
+            yield pa.RecordBatch.from_pylist([], schema=reader.schema)
     except duckdb.InterruptException as exc:
         raise QueryCancelledError("The query was cancelled.") from exc
 

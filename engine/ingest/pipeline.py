@@ -232,7 +232,10 @@ def write_regular(inputs: Inputs, schema: pa.Schema, out: Path) -> list[int]:
     """Copy every input into one Parquet file (a small, replicated table); rows per input."""
     out.parent.mkdir(parents=True, exist_ok=True)
     counts = []
-    with pq.ParquetWriter(out, schema, compression="zstd") as writer:
+    # No float statistics: NaN is left out of them, so pruning by them would drop NaN rows
+    # that SQL orders above every number (see workers.final_write_options).
+    stats = [f.name for f in schema if not pa.types.is_floating(f.type)]
+    with pq.ParquetWriter(out, schema, compression="zstd", write_statistics=stats) as writer:
         for path in inputs.paths:
             nrows = 0
             for batch in iter_batches(path, inputs.schema.names):

@@ -43,11 +43,21 @@ _SPILL_OPTS: dict[str, Any] = {
 """Spills are read once: fast codec, no dictionary attempts (3x faster to write)."""
 
 
-def final_write_options(schema: pa.Schema) -> dict[str, Any]:
-    """Parquet options of published files: zstd, dictionaries only for text columns."""
+def final_write_options(schema: pa.Schema, table: pa.Table | None = None) -> dict[str, Any]:
+    """Parquet options of published files: zstd, dictionaries only for text columns.
+
+    Min/max statistics leave NaN out, but SQL engines (DuckDB, PostgreSQL) order NaN above
+    every number, so a reader pruning row groups by those statistics would drop NaN rows
+    from ``x > 20``. Float columns holding NaN in ``table`` are therefore written without
+    statistics; every other column (``_healpix_29`` first) keeps them.
+    """
     text = [f.name for f in schema
             if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-    return {"compression": "zstd", "use_dictionary": text or False}
+    with_stats = [f.name for f in schema if table is None or not (
+        pa.types.is_floating(f.type) and table.num_rows
+        and pc.any(pc.is_nan(table.column(f.name))).as_py())]
+    return {"compression": "zstd", "use_dictionary": text or False,
+            "write_statistics": with_stats}
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +279,7 @@ def write_partition(job: PartitionJob) -> tuple[int, list[tuple[int, str, int]]]
     table = pa.Table.from_arrays(table.take(pa.array(order)).columns, schema=job.schema)
     Path(job.out_path).parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, job.out_path, row_group_size=FINAL_ROW_GROUP,
-                   **final_write_options(job.schema))
+                   **final_write_options(job.schema, table))
     shards: list[tuple[int, str, int]] = []
     if job.margin_dir and job.ra and job.dec and table.num_rows:
         pmap = PartitionMap(job.part_orders, job.part_ipixs, job.lookup_order)
@@ -289,5 +299,6 @@ def merge_margin(shards: list[str], out_path: str, schema: pa.Schema) -> int:
     table = pa.concat_tables([pq.read_table(s) for s in shards]) if shards else schema.empty_table()
     table = pa.Table.from_arrays(table.sort_by(SPATIAL_INDEX_COLUMN).columns, schema=schema)
     Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, out_path, row_group_size=FINAL_ROW_GROUP, **final_write_options(schema))
+    pq.write_table(table, out_path, row_group_size=FINAL_ROW_GROUP,
+                   **final_write_options(schema, table))
     return table.num_rows

@@ -31,7 +31,7 @@ def open_database(read_dirs: Sequence[Path], *, threads: int | None = None,
         },
     )
     # Parquet footers are read once and cached: small cone searches are dominated by them.
-    con.execute("SET parquet_metadata_cache = true")
+    con.execute("SET GLOBAL parquet_metadata_cache = true")
     for macro in macros:
         con.execute(macro)
     dirs = [str(Path(d).resolve()) + os.sep for d in read_dirs]

@@ -35,8 +35,10 @@ class EngineOptions:
 
     workers: int = os.cpu_count() or 2
     """Threads running chunk tasks (and DuckDB threads per task)."""
-    rows_per_task: int = 5_000_000
-    """Chunks are grouped so that one task reads about this many rows."""
+    rows_per_task: int | None = None
+    """Chunks are grouped so that one task reads about this many rows. None picks
+    25 million in-process (DuckDB already spreads one task over every core, and fewer
+    tasks mean less merging) and 2 million on dask (many tasks spread over workers)."""
     max_tasks: int = 64
     default_timeout_s: float | None = None
     """Time limit of a query when the caller gives none (None: no limit)."""
@@ -220,8 +222,10 @@ class Engine:
             memory = {name: (data, cols) for name, (data, cols, _desc) in
                       tap_schema_tables([t.manifest for t in tables.values()]).items()}
             self._tables = tables
+            rows_per_task = self.options.rows_per_task or (
+                2_000_000 if self.options.dask_address else 25_000_000)
             self._planner = Planner(tables, memory, self._lookup_ids, PlanOptions(
-                rows_per_task=self.options.rows_per_task, max_tasks=self.options.max_tasks))
+                rows_per_task=rows_per_task, max_tasks=self.options.max_tasks))
             self._stamp = stamp
 
     def _make_executor(self, con: duckdb.DuckDBPyConnection, dirs: list[Path]) -> Executor:

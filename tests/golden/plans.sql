@@ -1,0 +1,159 @@
+-- query: full-scan-count
+-- mode: chunked
+-- tasks: 34
+-- chunks: 34 of 34
+SELECT COUNT(*) AS n FROM sky.object;
+-- task[0]:
+SELECT COUNT(*) AS "__a0" FROM (SELECT "id", "ra", "dec", "g_mag", "r_mag", "i_mag", "flags", "z_mag", "name" FROM READ_PARQUET(['{DATA}/tables/sky.object/v0001/catalog/object/dataset/Norder=0/Dir=0/Npix=8.parquet'])) AS "object";
+-- merge:
+SELECT COALESCE(SUM("__a0"), 0) AS "n" FROM __partials;
+
+-- query: cone-cluster
+-- mode: chunked
+-- tasks: 4
+-- chunks: 4 of 34
+SELECT id, ra, dec FROM sky.object WHERE CONTAINS(POINT(ra, dec), CIRCLE(150.0, 2.0, 0.1)) = 1;
+-- task[0]:
+SELECT "id", "ra", "dec" FROM (SELECT "id", "ra", "dec", "g_mag", "r_mag", "i_mag", "flags", "z_mag", "name" FROM READ_PARQUET(['{DATA}/tables/sky.object/v0001/catalog/object/dataset/Norder=8/Dir=430000/Npix=436107.parquet']) WHERE ("_healpix_29" >= 1918018045184311296 AND "_healpix_29" < 1918018320062218240) OR ("_healpix_29" >= 1918018594940125184 AND "_healpix_29" < 1918018869818032128) OR ("_healpix_29" >= 1918021068841287680 AND "_healpix_29" < 1918022443230822400) OR ("_healpix_29" >= 1918022718108729344 AND "_healpix_29" < 1918023267864543232) OR ("_healpix_29" >= 1918112603184300032 AND "_healpix_29" < 1918112878062206976) OR ("_healpix_29" >= 1918115626841276416 AND "_healpix_29" < 1918117825864531968) OR ("_healpix_29" >= 1918118100742438912 AND "_healpix_29" < 1918118375620345856) OR ("_healpix_29" >= 1918118925376159744 AND "_healpix_29" < 1918119200254066688)) AS "object" WHERE (ADQL_IN_CIRCLE("ra", "dec", 150.0, 2.0, 0.1));
+-- merge:
+-- (none)
+
+-- query: cone-seam-distance
+-- mode: chunked
+-- tasks: 1
+-- chunks: 1 of 34
+SELECT id FROM sky.object WHERE DISTANCE(ra, dec, 0.0, 0.0) < 0.5;
+-- task[0]:
+SELECT "id" FROM (SELECT "id", "ra", "dec", "g_mag", "r_mag", "i_mag", "flags", "z_mag", "name" FROM READ_PARQUET(['{DATA}/tables/sky.object/v0001/catalog/object/dataset/Norder=0/Dir=0/Npix=4.parquet']) WHERE ("_healpix_29" >= 1224935118179663872 AND "_healpix_29" < 1224943914272686080) OR ("_healpix_29" >= 1224948312319197184 AND "_healpix_29" < 1224952710365708288) OR ("_healpix_29" >= 1224957108412219392 AND "_healpix_29" < 1224979098644774912) OR ("_healpix_29" >= 1272979378266963968 AND "_healpix_29" < 1272983776313475072) OR ("_healpix_29" >= 1273005766546030592 AND "_healpix_29" < 1273023358732075008) OR ("_healpix_29" >= 1273032154825097216 AND "_healpix_29" < 1273036552871608320) OR ("_healpix_29" >= 1321036832493797376 AND "_healpix_29" < 1321041230540308480) OR ("_healpix_29" >= 1321050026633330688 AND "_healpix_29" < 1321067618819375104) OR ("_healpix_29" >= 1321089609051930624 AND "_healpix_29" < 1321094007098441728) OR ("_healpix_29" >= 1369094286720630784 AND "_healpix_29" < 1369116276953186304) OR ("_healpix_29" >= 1369120674999697408 AND "_healpix_29" < 1369125073046208512) OR ("_healpix_29" >= 1369129471092719616 AND "_healpix_29" < 1369138267185741824)) AS "object" WHERE ADQL_DIST("ra", "dec", 0.0, 0.0) < 0.5;
+-- merge:
+-- (none)
+
+-- query: cone-pole
+-- mode: chunked
+-- tasks: 4
+-- chunks: 4 of 34
+SELECT id FROM sky.object WHERE 1 = CONTAINS(POINT(ra, dec), CIRCLE(0.0, 90.0, 1.0));
+-- task[0]:
+SELECT "id" FROM (SELECT "id", "ra", "dec", "g_mag", "r_mag", "i_mag", "flags", "z_mag", "name" FROM READ_PARQUET(['{DATA}/tables/sky.object/v0001/catalog/object/dataset/Norder=0/Dir=0/Npix=1.parquet']) WHERE ("_healpix_29" >= 288076444523823104 AND "_healpix_29" < 288089638663356416) OR ("_healpix_29" >= 288146813268000768 AND "_healpix_29" < 288160007407534080) OR ("_healpix_29" >= 288164405454045184 AND "_healpix_29" < 288230376151711744) OR ("_healpix_29" >= 576306820675534848 AND "_healpix_29" < 576320014815068160) OR ("_healpix_29" >= 576377189419712512 AND "_healpix_29" < 576390383559245824) OR ("_healpix_29" >= 576394781605756928 AND "_healpix_29" < 576460752303423488) OR ("_healpix_29" >= 864537196827246592 AND "_healpix_29" < 864550390966779904) OR ("_healpix_29" >= 864607565571424256 AND "_healpix_29" < 864620759710957568) OR ("_healpix_29" >= 864625157757468672 AND "_healpix_29" < 864691128455135232) OR ("_healpix_29" >= 1152767572978958336 AND "_healpix_29" < 1152780767118491648) OR ("_healpix_29" >= 1152837941723136000 AND "_healpix_29" < 1152851135862669312) OR ("_healpix_29" >= 1152855533909180416 AND "_healpix_29" < 1152921504606846976)) AS "object" WHERE (ADQL_IN_CIRCLE("ra", "dec", 0.0, 90.0, 1.0));
+-- merge:
+-- (none)
+
+-- query: polygon
+-- mode: chunked
+-- tasks: 9
+-- chunks: 11 of 34
+SELECT id FROM sky.object WHERE 1 = CONTAINS(POINT(ra, dec), POLYGON(149.8, 1.8, 150.3, 1.9, 150.0, 2.3));
+-- task[0]:
+SELECT "id" FROM (SELECT "id", "ra", "dec", "g_mag", "r_mag", "i_mag", "flags", "z_mag", "name" FROM READ_PARQUET(['{DATA}/tables/sky.object/v0001/catalog/object/dataset/Norder=8/Dir=430000/Npix=436107.parquet']) WHERE ("_healpix_29" >= 1917262405818122240 AND "_healpix_29" < 1917266803864633344) OR ("_healpix_29" >= 1918005675678498816 AND "_healpix_29" < 1918027665911054336) OR ("_healpix_29" >= 1918032063957565440 AND "_healpix_29" < 1918036462004076544) OR ("_healpix_29" >= 1918111228794765312 AND "_healpix_29" < 1918133219027320832) OR ("_healpix_29" >= 1918137617073831936 AND "_healpix_29" < 1918142015120343040)) AS "object" WHERE (ADQL_IN_POLYGON_S("ra", "dec", CAST([149.8, 1.8, 150.3, 1.9, 150.0, 2.3] AS DOUBLE[]), 1.0));
+-- merge:
+-- (none)
+
+-- query: or-of-regions
+-- mode: chunked
+-- tasks: 5
+-- chunks: 5 of 34
+SELECT id FROM sky.object WHERE CONTAINS(POINT(ra, dec), CIRCLE(150.0, 2.0, 0.1)) = 1 OR CONTAINS(POINT(ra, dec), CIRCLE(0.0, 0.0, 0.5)) = 1;
+-- task[0]:
+SELECT "id" FROM (SELECT "id", "ra", "dec", "g_mag", "r_mag", "i_mag", "flags", "z_mag", "name" FROM READ_PARQUET(['{DATA}/tables/sky.object/v0001/catalog/object/dataset/Norder=0/Dir=0/Npix=4.parquet']) WHERE ("_healpix_29" >= 1224908729900597248 AND "_healpix_29" < 1224979098644774912) OR ("_healpix_29" >= 1272970582173941760 AND "_healpix_29" < 1273040950918119424) OR ("_healpix_29" >= 1321032434447286272 AND "_healpix_29" < 1321102803191463936) OR ("_healpix_29" >= 1369094286720630784 AND "_healpix_29" < 1369164655464808448) OR ("_healpix_29" >= 1917970491306409984 AND "_healpix_29" < 1918040860050587648) OR ("_healpix_29" >= 1918111228794765312 AND "_healpix_29" < 1918181597538942976)) AS "object" WHERE (ADQL_IN_CIRCLE("ra", "dec", 150.0, 2.0, 0.1)) OR (ADQL_IN_CIRCLE("ra", "dec", 0.0, 0.0, 0.5));
+-- merge:
+-- (none)
+
+-- query: id-lookup
+-- mode: chunked
+-- tasks: 2
+-- chunks: 2 of 34
+SELECT * FROM sky.object WHERE id IN (1000, 2470, 14993);
+-- task[0]:
+SELECT "object"."id", "object"."ra", "object"."dec", "object"."g_mag", "object"."r_mag", "object"."i_mag", "object"."flags", "object"."z_mag", "object"."name" FROM (SELECT "id", "ra", "dec", "g_mag", "r_mag", "i_mag", "flags", "z_mag", "name" FROM READ_PARQUET(['{DATA}/tables/sky.object/v0001/catalog/object/dataset/Norder=0/Dir=0/Npix=0.parquet']) WHERE ("_healpix_29" >= 272606702938241244 AND "_healpix_29" < 272606702938241245) OR ("_healpix_29" >= 288230376151711743 AND "_healpix_29" < 288230376151711744) OR ("_healpix_29" >= 1918115336385206562 AND "_healpix_29" < 1918115336385206563)) AS "object" WHERE "id" IN (1000, 2470, 14993);
+-- merge:
+-- (none)
+
+-- query: child-id-lookup
+-- mode: chunked
+-- tasks: 1
+-- chunks: 1 of 34
+SELECT source_id FROM sky.source WHERE object_id = 2470;
+-- task[0]:
+SELECT "source_id" FROM (SELECT "source_id", "object_id", "ra", "dec", "mjd", "flux" FROM READ_PARQUET(['{DATA}/tables/sky.source/v0001/catalog/source/dataset/Norder=8/Dir=430000/Npix=436128.parquet']) WHERE "_healpix_29" >= 1918115336385206562 AND "_healpix_29" < 1918115336385206563) AS "source" WHERE "object_id" = 2470;
+-- merge:
+-- (none)
+
+-- query: top-order
+-- mode: chunked
+-- tasks: 34
+-- chunks: 34 of 34
+SELECT TOP 10 id, dec FROM sky.object ORDER BY dec DESC, id;
+-- task[0]:
+SELECT "id", "dec" FROM (SELECT "id", "ra", "dec", "g_mag", "r_mag", "i_mag", "flags", "z_mag", "name" FROM READ_PARQUET(['{DATA}/tables/sky.object/v0001/catalog/object/dataset/Norder=0/Dir=0/Npix=8.parquet'])) AS "object" ORDER BY "dec" DESC, "id" LIMIT 10;
+-- merge:
+SELECT "id", "dec" FROM __partials ORDER BY "dec" DESC, "id" LIMIT 10;
+
+-- query: group-by
+-- mode: chunked
+-- tasks: 34
+-- chunks: 34 of 34
+SELECT flags, COUNT(*) AS n, AVG(g_mag) AS g, MIN(ra) AS r FROM sky.object GROUP BY flags HAVING COUNT(*) > 30;
+-- task[0]:
+SELECT "flags" AS "__g0", COUNT(*) AS "__a1", SUM("g_mag") AS "__a2", COUNT("g_mag") AS "__a3", MIN("ra") AS "__a4", COUNT(*) AS "__a5" FROM (SELECT "id", "ra", "dec", "g_mag", "r_mag", "i_mag", "flags", "z_mag", "name" FROM READ_PARQUET(['{DATA}/tables/sky.object/v0001/catalog/object/dataset/Norder=0/Dir=0/Npix=8.parquet'])) AS "object" GROUP BY "flags";
+-- merge:
+SELECT "__g0" AS "flags", COALESCE(SUM("__a1"), 0) AS "n", CAST(SUM("__a2") AS DOUBLE) / NULLIF(SUM("__a3"), 0) AS "g", MIN("__a4") AS "r" FROM __partials GROUP BY "__g0" HAVING COALESCE(SUM("__a5"), 0) > 30;
+
+-- query: distinct-offset
+-- mode: chunked
+-- tasks: 34
+-- chunks: 34 of 34
+SELECT DISTINCT flags FROM sky.object ORDER BY flags OFFSET 5;
+-- task[0]:
+SELECT DISTINCT "flags" FROM (SELECT "id", "ra", "dec", "g_mag", "r_mag", "i_mag", "flags", "z_mag", "name" FROM READ_PARQUET(['{DATA}/tables/sky.object/v0001/catalog/object/dataset/Norder=0/Dir=0/Npix=8.parquet'])) AS "object" ORDER BY "flags";
+-- merge:
+SELECT DISTINCT "flags" FROM __partials ORDER BY "flags" OFFSET 5;
+
+-- query: director-child-join
+-- mode: chunked
+-- tasks: 4
+-- chunks: 4 of 34
+SELECT o.id, COUNT(*) AS n FROM sky.object o JOIN sky.source s ON o.id = s.object_id WHERE CONTAINS(POINT(o.ra, o.dec), CIRCLE(150.0, 2.0, 0.1)) = 1 GROUP BY o.id;
+-- task[0]:
+SELECT "o"."id" AS "__g0", COUNT(*) AS "__a1" FROM (SELECT "id", "ra", "dec", "g_mag", "r_mag", "i_mag", "flags", "z_mag", "name" FROM READ_PARQUET(['{DATA}/tables/sky.object/v0001/catalog/object/dataset/Norder=8/Dir=430000/Npix=436107.parquet']) WHERE ("_healpix_29" >= 1918018045184311296 AND "_healpix_29" < 1918018320062218240) OR ("_healpix_29" >= 1918018594940125184 AND "_healpix_29" < 1918018869818032128) OR ("_healpix_29" >= 1918021068841287680 AND "_healpix_29" < 1918022443230822400) OR ("_healpix_29" >= 1918022718108729344 AND "_healpix_29" < 1918023267864543232) OR ("_healpix_29" >= 1918112603184300032 AND "_healpix_29" < 1918112878062206976) OR ("_healpix_29" >= 1918115626841276416 AND "_healpix_29" < 1918117825864531968) OR ("_healpix_29" >= 1918118100742438912 AND "_healpix_29" < 1918118375620345856) OR ("_healpix_29" >= 1918118925376159744 AND "_healpix_29" < 1918119200254066688)) AS "o" JOIN (SELECT "source_id", "object_id", "ra", "dec", "mjd", "flux" FROM READ_PARQUET(['{DATA}/tables/sky.source/v0001/catalog/source/dataset/Norder=8/Dir=430000/Npix=436107.parquet']) WHERE ("_healpix_29" >= 1918018045184311296 AND "_healpix_29" < 1918018320062218240) OR ("_healpix_29" >= 1918018594940125184 AND "_healpix_29" < 1918018869818032128) OR ("_healpix_29" >= 1918021068841287680 AND "_healpix_29" < 1918022443230822400) OR ("_healpix_29" >= 1918022718108729344 AND "_healpix_29" < 1918023267864543232) OR ("_healpix_29" >= 1918112603184300032 AND "_healpix_29" < 1918112878062206976) OR ("_healpix_29" >= 1918115626841276416 AND "_healpix_29" < 1918117825864531968) OR ("_healpix_29" >= 1918118100742438912 AND "_healpix_29" < 1918118375620345856) OR ("_healpix_29" >= 1918118925376159744 AND "_healpix_29" < 1918119200254066688)) AS "s" ON "o"."id" = "s"."object_id" WHERE (ADQL_IN_CIRCLE("o"."ra", "o"."dec", 150.0, 2.0, 0.1)) GROUP BY "o"."id";
+-- merge:
+SELECT "__g0" AS "id", COALESCE(SUM("__a1"), 0) AS "n" FROM __partials GROUP BY "__g0";
+
+-- query: regular-join
+-- mode: chunked
+-- tasks: 1
+-- chunks: 1 of 34
+SELECT o.id, f.label FROM sky.object o JOIN sky.flagdefs f ON o.flags = f.flag WHERE o.id = 1000;
+-- task[0]:
+SELECT "o"."id", "f"."label" FROM (SELECT "id", "ra", "dec", "g_mag", "r_mag", "i_mag", "flags", "z_mag", "name" FROM READ_PARQUET(['{DATA}/tables/sky.object/v0001/catalog/object/dataset/Norder=0/Dir=0/Npix=0.parquet']) WHERE "_healpix_29" >= 288230376151711743 AND "_healpix_29" < 288230376151711744) AS "o" JOIN (SELECT "flag", "label", "weight", "bad" FROM READ_PARQUET(['{DATA}/tables/sky.flagdefs/v0001/data/flagdefs.parquet'])) AS "f" ON "o"."flags" = "f"."flag" WHERE "o"."id" = 1000;
+-- merge:
+-- (none)
+
+-- query: neighbours
+-- mode: crossmatch
+-- tasks: 34
+-- chunks: 34 of 34
+SELECT a.id AS aid, b.id AS bid FROM sky.object a JOIN sky.object b ON 1 = CONTAINS(POINT(a.ra, a.dec), CIRCLE(b.ra, b.dec, 5/3600.)) WHERE a.id <> b.id;
+-- task[0]:
+SELECT "a"."id" AS "aid", "b"."id" AS "bid" FROM (SELECT "id", "ra", "dec", "g_mag", "r_mag", "i_mag", "flags", "z_mag", "name", 0 AS "__unit", CAST(FLOOR(("dec" + 90) / 0.001388888888888889) AS BIGINT) AS "__zone" FROM (SELECT "id", "ra", "dec", "g_mag", "r_mag", "i_mag", "flags", "z_mag", "name" FROM READ_PARQUET(['{DATA}/tables/sky.object/v0001/catalog/object/dataset/Norder=0/Dir=0/Npix=8.parquet'])) AS __r) AS "a" JOIN (SELECT "__r"."id", "__r"."ra", "__r"."dec", "__r"."g_mag", "__r"."r_mag", "__r"."i_mag", "__r"."flags", "__r"."z_mag", "__r"."name", 0 AS "__unit", CAST(FLOOR(("__r"."dec" + 90) / 0.001388888888888889) AS BIGINT) + "__o"."__d" AS "__zone" FROM (SELECT "id", "ra", "dec", "g_mag", "r_mag", "i_mag", "flags", "z_mag", "name" FROM READ_PARQUET(['{DATA}/tables/sky.object/v0001/catalog/object/dataset/Norder=0/Dir=0/Npix=8.parquet', '{DATA}/tables/sky.object/v0001/catalog/object_10arcs/dataset/Norder=0/Dir=0/Npix=8.parquet'])) AS __r CROSS JOIN (VALUES (-1), (0), (1)) AS "__o"("__d")) AS "b" ON (ADQL_IN_CIRCLE("a"."ra", "a"."dec", "b"."ra", "b"."dec", 5 / 3600.)) AND ("a"."__unit" = "b"."__unit" AND "a"."__zone" = "b"."__zone") WHERE "a"."id" <> "b"."id";
+-- merge:
+-- (none)
+
+-- query: crossmatch-other
+-- mode: crossmatch
+-- tasks: 34
+-- chunks: 34 of 34
+SELECT o.id AS oid, t.id AS tid FROM sky.object o JOIN sky.other t ON 1 = CONTAINS(POINT(o.ra, o.dec), CIRCLE(t.ra, t.dec, 4/3600.));
+-- task[0]:
+SELECT "o"."id" AS "oid", "t"."id" AS "tid" FROM (SELECT "id", "ra", "dec", "g_mag", "r_mag", "i_mag", "flags", "z_mag", "name", 0 AS "__unit", CAST(FLOOR(("dec" + 90) / 0.0011111111111111111) AS BIGINT) AS "__zone" FROM (SELECT "id", "ra", "dec", "g_mag", "r_mag", "i_mag", "flags", "z_mag", "name" FROM READ_PARQUET(['{DATA}/tables/sky.object/v0001/catalog/object/dataset/Norder=0/Dir=0/Npix=8.parquet'])) AS __r) AS "o" JOIN (SELECT "__r"."id", "__r"."ra", "__r"."dec", "__r"."g_mag", 0 AS "__unit", CAST(FLOOR(("__r"."dec" + 90) / 0.0011111111111111111) AS BIGINT) + "__o"."__d" AS "__zone" FROM (SELECT "id", "ra", "dec", "g_mag" FROM READ_PARQUET(['{DATA}/tables/sky.other/v0001/catalog/other/dataset/Norder=1/Dir=0/Npix=0.parquet', '{DATA}/tables/sky.other/v0001/catalog/other/dataset/Norder=1/Dir=0/Npix=1.parquet', '{DATA}/tables/sky.other/v0001/catalog/other/dataset/Norder=1/Dir=0/Npix=2.parquet', '{DATA}/tables/sky.other/v0001/catalog/other/dataset/Norder=1/Dir=0/Npix=3.parquet', '{DATA}/tables/sky.other/v0001/catalog/other/dataset/Norder=1/Dir=0/Npix=16.parquet', '{DATA}/tables/sky.other/v0001/catalog/other/dataset/Norder=1/Dir=0/Npix=17.parquet', '{DATA}/tables/sky.other/v0001/catalog/other/dataset/Norder=1/Dir=0/Npix=18.parquet', '{DATA}/tables/sky.other/v0001/catalog/other/dataset/Norder=1/Dir=0/Npix=19.parquet', '{DATA}/tables/sky.other/v0001/catalog/other/dataset/Norder=1/Dir=0/Npix=20.parquet', '{DATA}/tables/sky.other/v0001/catalog/other/dataset/Norder=1/Dir=0/Npix=21.parquet', '{DATA}/tables/sky.other/v0001/catalog/other/dataset/Norder=1/Dir=0/Npix=22.parquet', '{DATA}/tables/sky.other/v0001/catalog/other/dataset/Norder=1/Dir=0/Npix=23.parquet', '{DATA}/tables/sky.other/v0001/catalog/other/dataset/Norder=1/Dir=0/Npix=32.parquet', '{DATA}/tables/sky.other/v0001/catalog/other/dataset/Norder=1/Dir=0/Npix=33.parquet', '{DATA}/tables/sky.other/v0001/catalog/other/dataset/Norder=1/Dir=0/Npix=34.parquet', '{DATA}/tables/sky.other/v0001/catalog/other/dataset/Norder=1/Dir=0/Npix=35.parquet', '{DATA}/tables/sky.other/v0001/catalog/other/dataset/Norder=1/Dir=0/Npix=36.parquet', '{DATA}/tables/sky.other/v0001/catalog/other/dataset/Norder=1/Dir=0/Npix=37.parquet', '{DATA}/tables/sky.other/v0001/catalog/other/dataset/Norder=1/Dir=0/Npix=38.parquet', '{DATA}/tables/sky.other/v0001/catalog/other/dataset/Norder=1/Dir=0/Npix=39.parquet', '{DATA}/tables/sky.other/v0001/catalog/other/dataset/Norder=1/Dir=0/Npix=40.parquet', '{DATA}/tables/sky.other/v0001/catalog/other/dataset/Norder=1/Dir=0/Npix=41.parquet', '{DATA}/tables/sky.other/v0001/catalog/other/dataset/Norder=1/Dir=0/Npix=42.parquet', '{DATA}/tables/sky.other/v0001/catalog/other/dataset/Norder=1/Dir=0/Npix=43.parquet', '{DATA}/tables/sky.other/v0001/catalog/other/dataset/Norder=1/Dir=0/Npix=44.parquet', '{DATA}/tables/sky.other/v0001/catalog/other/dataset/Norder=1/Dir=0/Npix=45.parquet', '{DATA}/tables/sky.other/v0001/catalog/other/dataset/Norder=1/Dir=0/Npix=46.parquet', '{DATA}/tables/sky.other/v0001/catalog/other/dataset/Norder=1/Dir=0/Npix=47.parquet'])) AS __r CROSS JOIN (VALUES (-1), (0), (1)) AS "__o"("__d")) AS "t" ON (ADQL_IN_CIRCLE("o"."ra", "o"."dec", "t"."ra", "t"."dec", 4 / 3600.)) AND ("o"."__unit" = "t"."__unit" AND "o"."__zone" = "t"."__zone");
+-- merge:
+-- (none)
+
+-- query: subquery-single
+-- mode: chunked
+-- tasks: 34
+-- chunks: 34 of 34
+SELECT id FROM sky.object WHERE flags IN (SELECT flag FROM sky.flagdefs WHERE weight > 6);
+-- task[0]:
+SELECT "id" FROM (SELECT "id", "ra", "dec", "g_mag", "r_mag", "i_mag", "flags", "z_mag", "name" FROM READ_PARQUET(['{DATA}/tables/sky.object/v0001/catalog/object/dataset/Norder=0/Dir=0/Npix=8.parquet'])) AS "object" WHERE "flags" IN (SELECT "flag" FROM (SELECT "flag", "label", "weight", "bad" FROM READ_PARQUET(['{DATA}/tables/sky.flagdefs/v0001/data/flagdefs.parquet'])) AS "flagdefs" WHERE "weight" > 6);
+-- merge:
+-- (none)

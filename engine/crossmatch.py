@@ -117,7 +117,7 @@ def _touching(b_parts: list[Partition], part: Partition) -> list[Partition]:
 
 
 def _zone(alias_free_dec: exp.Expression, height: float) -> exp.Expression:
-    shifted = exp.Add(this=alias_free_dec, expression=exp.Literal.number(90))
+    shifted = exp.Paren(this=exp.Add(this=alias_free_dec, expression=exp.Literal.number(90)))
     return exp.cast(exp.func("FLOOR", exp.Div(this=shifted, expression=exp.Literal.number(
         repr(height)))), "BIGINT")
 
@@ -195,6 +195,11 @@ def plan_crossmatch(planner: Planner, duck: exp.Select, refs: list[_Ref],
     radius, (b_ra, b_dec) = found
     if mb is None:
         return _plan_broadcast(planner, duck, a, b, (b_ra, b_dec), radius, maxrec, plan_args)
+    if (side != "LEFT" and len(mb.partitions) > len(ma.partitions)
+            and radius * 3600 <= ma.margin_arcsec + 1e-9):
+        # An inner join is symmetric: drive it by the finer partitioning, so that each
+        # of its chunks lies inside one chunk of the other table, whose margin covers it.
+        a, b, ma, mb = b, a, mb, ma
     if radius * 3600 > mb.margin_arcsec + 1e-9:
         raise QueryLimitError(
             f"Match radius {radius * 3600:g} arcsec exceeds the {mb.margin_arcsec:g} arcsec "
@@ -207,6 +212,9 @@ def plan_crossmatch(planner: Planner, duck: exp.Select, refs: list[_Ref],
     a_parts, a_ranges = planner._chunks_of(a)
     b_parts, b_ranges = planner._chunks_of(b)
     partial = _with_unit_keys(split.partial, a, b)
+    # Triple the smaller side onto neighbouring zones (the hash join builds on it); an
+    # outer join must triple its padded side, or a preserved row would come out 3 times.
+    explode_a = side != "LEFT" and ma.nrows < mb.nrows
     tasks = []
     for unit_base, group in _numbered_groups(planner._groups(a_parts) or [[]]):
         a_units, b_units = [], []
@@ -218,8 +226,9 @@ def plan_crossmatch(planner: Planner, duck: exp.Select, refs: list[_Ref],
                 b_units.append((unit, [cover], True))
             else:
                 b_units.append((unit, _touching(b_parts, part), False))
-        a_rel = _side(a.source, a_units, a_ranges, ma.dec_column or "dec", height, False)
-        b_rel = _side(b.source, b_units, b_ranges, mb.dec_column or "dec", height, True)
+        a_rel = _side(a.source, a_units, a_ranges, ma.dec_column or "dec", height, explode_a)
+        b_rel = _side(b.source, b_units, b_ranges, mb.dec_column or "dec", height,
+                      not explode_a)
 
         def bind(table: exp.Table, a_rel: exp.Expression = a_rel,
                  b_rel: exp.Expression = b_rel) -> exp.Expression:

@@ -112,7 +112,12 @@ def test_engine_connection_refuses_configuration_changes(engine: Engine, stateme
 
 
 SLOW = ("SELECT COUNT(*) AS n FROM sky.object a JOIN sky.object b ON a.flags <> b.flags "
-        "JOIN sky.source s ON s.flux > a.g_mag * 0 WHERE SQRT(a.ra * b.dec * s.mjd) >= 0")
+        "JOIN sky.source s ON s.object_id < 1300 "
+        "WHERE SQRT(ABS(a.ra * b.dec + s.dec * b.ra)) >= 0.5 OR SIN(a.ra) * COS(b.dec) > s.mjd")
+"""About a billion joined rows: seconds of work when nothing stops it."""
+
+PROMPT_S = 2.0
+"""A cancelled query must stop within this (it would run several times longer)."""
 
 
 @pytest.mark.timeout(60)
@@ -126,7 +131,7 @@ def test_cancel_from_another_thread_stops_the_query_promptly(engine: Engine) -> 
             engine.query(SLOW, cancel=cancel).to_table()
     finally:
         timer.cancel()
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < PROMPT_S
 
 
 @pytest.mark.timeout(60)
@@ -134,7 +139,7 @@ def test_timeout_stops_the_query_promptly(engine: Engine) -> None:
     started = time.monotonic()
     with pytest.raises((QueryLimitError, QueryCancelledError)) as info:
         engine.query(SLOW, timeout_s=0.3).to_table()
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < PROMPT_S
     assert "limit" in str(info.value).lower()
 
 
@@ -145,7 +150,7 @@ def test_query_cancelled_before_it_starts_stops_promptly(engine: Engine) -> None
     started = time.monotonic()
     with pytest.raises(QueryCancelledError):
         engine.query(SLOW, cancel=cancel).to_table()
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < PROMPT_S
 
 
 def test_engine_still_answers_after_a_cancelled_query(engine: Engine) -> None:

@@ -193,14 +193,13 @@ class _AggregateRewriter:
 
     def merge_expr(self, agg: exp.AggFunc) -> exp.Expression | None:
         arg = agg.this
+        if isinstance(arg, exp.Distinct):
+            # per-chunk DISTINCT does not see duplicates across chunks: not mergeable
+            return None
         if isinstance(agg, exp.Count):
-            if isinstance(arg, exp.Distinct):
-                return None
             return exp.func("COALESCE", exp.func("SUM", self.add(agg.copy())),
                             exp.Literal.number(0))
         if isinstance(agg, exp.Sum | exp.Min | exp.Max):
-            if isinstance(arg, exp.Distinct):
-                return None
             return agg.__class__(this=self.add(agg.copy()))
         if isinstance(agg, exp.Avg):
             total = self.add(exp.Sum(this=arg.copy()))

@@ -247,6 +247,13 @@ def order_cases() -> list[Case]:
         Case("distinct-top", "SELECT DISTINCT TOP 5 flags FROM sky.object ORDER BY flags DESC",
              True),
         Case("distinct-child", "SELECT DISTINCT object_id FROM sky.source WHERE flux > 20000"),
+        Case("top-no-order-rows", "SELECT COUNT(*) AS n FROM (SELECT TOP 777 id "
+             "FROM sky.object WHERE dec > -30) AS t"),
+        Case("order-desc-nulls", "SELECT id, z_mag FROM sky.object WHERE flags < 4 "
+             "ORDER BY z_mag DESC, id", True),
+        Case("distinct-order-offset-top", "SELECT DISTINCT TOP 3 MOD(flags, 10) AS m "
+             "FROM sky.object ORDER BY m OFFSET 2", True),
+        Case("order-by-unselected", "SELECT TOP 5 id FROM sky.object ORDER BY g_mag, id", True),
         Case("distinct-null-names", "SELECT DISTINCT name FROM sky.object WHERE flags = 1"),
     ]
     return cases
@@ -319,6 +326,22 @@ def aggregate_cases() -> list[Case]:
              "FROM sky.source WHERE object_id < 1200 GROUP BY object_id"),
         Case("agg-region-group", f"SELECT flags, COUNT(*) AS n FROM sky.object WHERE {POLE} "
              "GROUP BY flags"),
+        Case("agg-sum-all-null", "SELECT SUM(z_mag) AS s, COUNT(z_mag) AS c FROM sky.object "
+             "WHERE z_mag IS NULL"),
+        Case("agg-group-having-count-distinct", "SELECT MOD(flags, 5) AS b, "
+             "COUNT(DISTINCT flags) AS nd FROM sky.object GROUP BY MOD(flags, 5) "
+             "HAVING COUNT(DISTINCT flags) > 12"),
+        Case("agg-order-desc-nulls", "SELECT name, COUNT(*) AS n FROM sky.object "
+             "WHERE flags < 2 GROUP BY name ORDER BY name DESC", True),
+        Case("agg-avg-distinct", "SELECT AVG(DISTINCT flags) AS a FROM sky.object"),
+        Case("agg-having-alias-order", "SELECT flags, MAX(dec) AS top_dec FROM sky.object "
+             "GROUP BY flags HAVING MAX(dec) > 80 ORDER BY top_dec DESC", True),
+        Case("agg-no-group-having", "SELECT COUNT(*) AS n FROM sky.object HAVING COUNT(*) > 5"),
+        Case("agg-group-by-not-selected", "SELECT COUNT(*) AS n FROM sky.object GROUP BY flags"),
+        Case("agg-top-group-no-order", "SELECT COUNT(*) AS n FROM (SELECT TOP 7 flags, "
+             "COUNT(*) AS c FROM sky.object GROUP BY flags) AS t"),
+        Case("agg-count-star-and-distinct-mix", "SELECT flags, COUNT(*) AS n, "
+             "COUNT(DISTINCT MOD(id, 10)) AS d, SUM(g_mag) AS s FROM sky.object GROUP BY flags"),
         Case("agg-empty-having", f"SELECT COUNT(*) AS n FROM sky.object WHERE {EMPTY} "
              "HAVING COUNT(*) > 0"),
     ]

@@ -84,6 +84,8 @@ def _clean(exc: Exception) -> str:
 def batches_of(cursor: TaskCursor, cancel: threading.Event) -> Iterator[pa.RecordBatch]:
     """Yield the cursor's result as record batches until done or cancelled."""
     try:
+        if cancel.is_set():
+            raise QueryCancelledError("The query was cancelled.")
         reader = cursor.reader(BATCH_ROWS)
         sent = False
         for batch in reader:
@@ -110,6 +112,8 @@ class LocalExecutor:
     def run(self, tasks: Sequence[ChunkTask], memory: Mapping[str, pa.Table], *,
             cancel: threading.Event) -> Iterator[pa.RecordBatch]:
         """Yield batches from all tasks as they arrive (bounded queue: memory stays flat)."""
+        if cancel.is_set():
+            raise QueryCancelledError("The query was cancelled before it started.")
         if len(tasks) == 1:
             cursor = run_sql(self.con, tasks[0].sql, memory, tasks[0].memory_tables)
             watcher = _interrupt_on(cancel, [cursor])

@@ -32,8 +32,10 @@ SPILL_ROWS = 1_000_000
 SPILL_ROW_GROUP = 16_384
 """Small spill row groups, so pass 2 reads little beyond each partition's range."""
 
-FINAL_ROW_GROUP = 32_768
-"""Row groups of published files: a small cone reads a small fraction of a partition."""
+FINAL_ROW_GROUP = 65_536
+"""Row groups of published files: a small cone reads a small fraction of a partition.
+Measured on 20M rows: 32k-row groups gave a 1' cone in 7.7 ms but a full GROUP BY in
+151 ms; 64k gives 9.6 ms and 126 ms (DuckDB on the unsharded files: 113 ms)."""
 
 ID_SAMPLE_STEP = 8_192
 """Sampling step of ids in pass 1; the id index is merged in buckets cut at these samples."""
@@ -44,7 +46,7 @@ _SPILL_OPTS: dict[str, Any] = {
 
 
 def final_write_options(schema: pa.Schema, table: pa.Table | None = None) -> dict[str, Any]:
-    """Parquet options of published files: snappy, dictionaries only for text columns.
+    """Parquet options of published files: snappy, with dictionaries (they pay on scans).
 
     Snappy rather than zstd: files are ~20% larger, but full scans decode 2.5x faster
     (GROUP BY over 20M rows: 381 -> 149 ms), and scans are what the service does most.
@@ -59,7 +61,7 @@ def final_write_options(schema: pa.Schema, table: pa.Table | None = None) -> dic
     with_stats = [f.name for f in schema if table is None or not (
         pa.types.is_floating(f.type) and table.num_rows
         and pc.any(pc.is_nan(table.column(f.name))).as_py())]
-    return {"compression": "snappy", "use_dictionary": text or False,
+    return {"compression": "snappy", "use_dictionary": True,
             "write_statistics": with_stats}
 
 

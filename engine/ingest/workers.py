@@ -56,8 +56,6 @@ def final_write_options(schema: pa.Schema, table: pa.Table | None = None) -> dic
     from ``x > 20``. Float columns holding NaN in ``table`` are therefore written without
     statistics; every other column (``_healpix_29`` first) keeps them.
     """
-    text = [f.name for f in schema
-            if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
     with_stats = [f.name for f in schema if table is None or not (
         pa.types.is_floating(f.type) and table.num_rows
         and pc.any(pc.is_nan(table.column(f.name))).as_py())]

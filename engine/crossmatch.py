@@ -135,11 +135,7 @@ def _side(source: TableSource, units: list[tuple[int, list[Partition], bool]],
         if explode:
             zone = exp.Add(this=_zone(dec_col.copy(), height),
                            expression=exp.column("__d", table="__o", quoted=True))
-            offsets = exp.Values(expressions=[exp.Tuple(expressions=[exp.Literal.number(d)])
-                                              for d in (-1, 0, 1)],
-                                 alias=exp.TableAlias(this=exp.to_identifier("__o", quoted=True),
-                                                      columns=[exp.to_identifier("__d",
-                                                                                 quoted=True)]))
+            offsets = _zone_offsets()
             sel = exp.select(*[exp.column(c.name, table="__r", quoted=True)
                                for c in source.columns], unit_item,
                              exp.alias_(zone, ZONE, quoted=True)).from_(
@@ -163,7 +159,7 @@ def plan_crossmatch(planner: Planner, duck: exp.Select, refs: list[_Ref],
                     sources: Mapping[tuple[str, str, str], TableSource],
                     maxrec: int | None, plan_args: dict[str, object]) -> QueryPlan | None:
     """Return a crossmatch plan, None when the query is not of that shape."""
-    from engine.plan import ChunkTask, QueryPlan, bind_tables
+    from engine.plan import ChunkTask, QueryPlan
 
     joins = duck.args.get("joins") or []
     if len(refs) != 2 or len(joins) != 1:
@@ -229,16 +225,8 @@ def plan_crossmatch(planner: Planner, duck: exp.Select, refs: list[_Ref],
         a_rel = _side(a.source, a_units, a_ranges, ma.dec_column or "dec", height, explode_a)
         b_rel = _side(b.source, b_units, b_ranges, mb.dec_column or "dec", height,
                       not explode_a)
-
-        def bind(table: exp.Table, a_rel: exp.Expression = a_rel,
-                 b_rel: exp.Expression = b_rel) -> exp.Expression:
-            alias = (table.alias or table.name).lower()
-            chosen = a_rel if alias == a.alias else b_rel
-            return exp.Subquery(this=chosen.copy(), alias=exp.TableAlias(
-                this=exp.to_identifier(table.alias or table.name, quoted=True)))
-
-        sql = bind_tables(partial, bind).sql(dialect="duckdb")
-        tasks.append(ChunkTask(sql=sql, chunks=tuple(p.chunk_id for p in group)))
+        tasks.append(ChunkTask(sql=_task_sql(partial, a, a_rel, b_rel),
+                               chunks=tuple(p.chunk_id for p in group)))
     merge_sql = split.merge.sql(dialect="duckdb") if split.merge is not None else None
     return QueryPlan(mode="crossmatch", tasks=tuple(tasks), merge_sql=merge_sql,
                      chunks_total=len(ma.partitions), row_limit=split.row_limit,
@@ -308,7 +296,7 @@ def _plan_broadcast(planner: Planner, duck: exp.Select, a: _Ref, b: _Ref,
     those rows (a table of its own), zone-joined as above. Chunks no row is near are
     not read at all.
     """
-    from engine.plan import ChunkTask, QueryPlan, bind_tables
+    from engine.plan import ChunkTask, QueryPlan
 
     split = split_select(duck, maxrec=maxrec)
     upload = b.source.memory
@@ -341,16 +329,8 @@ def _plan_broadcast(planner: Planner, duck: exp.Select, a: _Ref, b: _Ref,
         a_rel = _side(a.source, [(unit_of[p.chunk_id], [p], False) for p in group], a_ranges,
                       ma.dec_column or "dec", height, False)
         b_rel = _memory_side(b.source, name, b_pos[1], height)
-
-        def bind(table_node: exp.Table, a_rel: exp.Expression = a_rel,
-                 b_rel: exp.Expression = b_rel) -> exp.Expression:
-            alias = (table_node.alias or table_node.name).lower()
-            chosen = a_rel if alias == a.alias else b_rel
-            return exp.Subquery(this=chosen.copy(), alias=exp.TableAlias(
-                this=exp.to_identifier(table_node.alias or table_node.name, quoted=True)))
-
-        sql = bind_tables(partial, bind).sql(dialect="duckdb")
-        tasks.append(ChunkTask(sql=sql, chunks=tuple(p.chunk_id for p in group),
+        tasks.append(ChunkTask(sql=_task_sql(partial, a, a_rel, b_rel),
+                               chunks=tuple(p.chunk_id for p in group),
                                memory_tables=(name,)))
     merge_sql = split.merge.sql(dialect="duckdb") if split.merge is not None else None
     args = {**plan_args, "memory": memory}
@@ -364,15 +344,32 @@ def _memory_side(source: TableSource, name: str, dec: str, height: float) -> exp
     cols = [exp.column(c.name, table="__r", quoted=True) for c in source.columns]
     zone = exp.Add(this=_zone(exp.column(dec, table="__r", quoted=True), height),
                    expression=exp.column("__d", table="__o", quoted=True))
-    offsets = exp.Values(
-        expressions=[exp.Tuple(expressions=[exp.Literal.number(d)]) for d in (-1, 0, 1)],
-        alias=exp.TableAlias(this=exp.to_identifier("__o", quoted=True),
-                             columns=[exp.to_identifier("__d", quoted=True)]))
     return exp.select(*cols, exp.column(UNIT, table="__r", quoted=True),
                       exp.alias_(zone, ZONE, quoted=True)).from_(
         exp.Table(this=exp.to_identifier(name, quoted=True),
                   alias=exp.TableAlias(this=exp.to_identifier("__r", quoted=True)))).join(
-        offsets, join_type="CROSS")
+        _zone_offsets(), join_type="CROSS")
+
+
+def _zone_offsets() -> exp.Values:
+    """``(VALUES (-1), (0), (1)) AS __o(__d)``: the three zones a tripled row goes to."""
+    return exp.Values(
+        expressions=[exp.Tuple(expressions=[exp.Literal.number(d)]) for d in (-1, 0, 1)],
+        alias=exp.TableAlias(this=exp.to_identifier("__o", quoted=True),
+                             columns=[exp.to_identifier("__d", quoted=True)]))
+
+
+def _task_sql(partial: exp.Select, a: _Ref, a_rel: exp.Expression,
+              b_rel: exp.Expression) -> str:
+    """The partial query with table ``a`` read from ``a_rel`` and the other from ``b_rel``."""
+    from engine.plan import bind_tables
+
+    def bind(table: exp.Table) -> exp.Expression:
+        chosen = a_rel if (table.alias or table.name).lower() == a.alias else b_rel
+        return exp.Subquery(this=chosen.copy(), alias=exp.TableAlias(
+            this=exp.to_identifier(table.alias or table.name, quoted=True)))
+
+    return bind_tables(partial, bind).sql(dialect="duckdb")
 
 
 def _numbered_groups(groups: list[list[Partition]]) -> list[tuple[int, list[Partition]]]:

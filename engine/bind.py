@@ -87,14 +87,15 @@ def _empty(columns: Sequence[ColumnInfo]) -> exp.Select:
 def _range_predicate(ranges: Sequence[tuple[int, int]]) -> exp.Expression:
     col = exp.column(SPATIAL_INDEX_COLUMN, quoted=True)
     parts = [exp.and_(exp.GTE(this=col.copy(), expression=exp.Literal.number(lo)),
-                      exp.LT(this=col.copy(), expression=exp.Literal.number(hi)))
+                      exp.LT(this=col.copy(), expression=exp.Literal.number(hi)), copy=False)
              for lo, hi in ranges]
-    return exp.or_(*parts) if parts else exp.false()
+    return exp.or_(*parts, copy=False) if parts else exp.false()
 
 
 def relation(source: TableSource, partitions: Sequence[Partition] | None = None, *,
              ranges: Sequence[tuple[int, int]] | None = None, margins: bool = False,
-             extra: Sequence[exp.Expression] = ()) -> exp.Expression:
+             extra: Sequence[exp.Expression] = (),
+             bounds: tuple[str, float, float] | None = None) -> exp.Expression:
     """Return a SELECT giving the rows of ``source`` visible to one task.
 
     Parameters
@@ -109,10 +110,15 @@ def relation(source: TableSource, partitions: Sequence[Partition] | None = None,
         Also read each partition's margin rows (neighbour joins).
     extra
         Additional select items (hidden join keys).
+    bounds
+        ``(column, low, high)``: a range the column must lie in (the declination band of
+        a cone). A superset of the real condition; DuckDB prunes row groups with it and
+        skips the spherical test for rows outside it.
     """
     columns = [*_column_list(source.columns), *extra]
     if source.memory is not None:
-        return exp.select(*columns).from_(exp.to_identifier(source.memory_name, quoted=True))
+        return exp.select(*columns, copy=False).from_(
+            exp.to_identifier(source.memory_name, quoted=True), copy=False)
     manifest = source.manifest
     assert manifest is not None and source.published is not None
     if manifest.kind == TableKind.REGULAR:
@@ -122,9 +128,14 @@ def relation(source: TableSource, partitions: Sequence[Partition] | None = None,
         paths = source.files(chosen, margins=margins)
     if not paths:
         return _empty(source.columns)
-    query = exp.select(*columns).from_(_scan(paths))
+    query = exp.select(*columns, copy=False).from_(_scan(paths), copy=False)
     if ranges is not None:
-        query = query.where(_range_predicate(ranges))
+        query = query.where(_range_predicate(ranges), copy=False)
+    if bounds is not None:
+        name, low, high = bounds
+        query = query.where(exp.Between(this=exp.column(name, quoted=True),
+                                        low=exp.Literal.number(repr(low)),
+                                        high=exp.Literal.number(repr(high))), copy=False)
     return query
 
 

@@ -369,7 +369,7 @@ def _task_sql(partial: exp.Select, a: _Ref, a_rel: exp.Expression,
         return exp.Subquery(this=chosen.copy(), alias=exp.TableAlias(
             this=exp.to_identifier(table.alias or table.name, quoted=True)))
 
-    return bind_tables(partial, bind).sql(dialect="duckdb")
+    return bind_tables(partial, bind).sql(dialect="duckdb", copy=False)
 
 
 def _numbered_groups(groups: list[list[Partition]]) -> list[tuple[int, list[Partition]]]:

@@ -35,7 +35,7 @@ from engine.bind import TableSource, relation, substitute
 from engine.catalog import ColumnInfo, Partition, PublishedTable, TableKind
 from engine.errors import UnknownTableError, suggest
 from engine.sky.healpix import pixel_range
-from engine.sky.regions import Region, index_ranges, overlaps
+from engine.sky.regions import ConeRegion, Region, index_ranges, overlaps
 from engine.split import PARTIALS, has_star, name_outputs, output_name, split_select
 
 MAX_INDEX_RANGES = 12
@@ -311,10 +311,12 @@ class Planner:
                     chunk_ids = {p.chunk_id for p in group}
                     own = [p for p in source.manifest.partitions  # type: ignore[union-attr]
                            if p.chunk_id in chunk_ids]
-                    return substitute(table, relation(source, own, ranges=ranges))
+                    band = dec_band(driver) if source is driver.source else None
+                    return substitute(table, relation(source, own, ranges=ranges,
+                                                      bounds=band))
                 return substitute(table, relation(source))
 
-            sql = bind_tables(split.partial, bind).sql(dialect="duckdb")
+            sql = bind_tables(split.partial, bind).sql(dialect="duckdb", copy=False)
             tasks.append(ChunkTask(sql=sql, chunks=tuple(p.chunk_id for p in group),
                                    memory_tables=_memory_names(split.partial, sources)))
         merge_sql = split.merge.sql(dialect="duckdb") if split.merge is not None else None
@@ -340,18 +342,30 @@ class Planner:
             if top and _key(table) in chosen:
                 parts, ranges = chosen[_key(table)]
                 chunks.extend(p.chunk_id for p in parts)
-                return substitute(table, relation(source, parts, ranges=ranges))
+                return substitute(table, relation(source, parts, ranges=ranges,
+                                                  bounds=dec_band(by_key[_key(table)])))
             return substitute(table, relation(source))
 
         bound = bind_tables(duck, bind)
         if maxrec is not None and isinstance(bound, exp.Query):
             bound = exp.select(exp.Star()).from_(bound.subquery("__q")).limit(maxrec + 1)
-        sql = bound.sql(dialect="duckdb")
+        sql = bound.sql(dialect="duckdb", copy=False)
         total = sum(len(s.manifest.partitions) for s in sources.values()
                     if s.partitioned and s.manifest is not None)
         task = ChunkTask(sql=sql, chunks=tuple(chunks), memory_tables=_memory_names(duck, sources))
         return QueryPlan(mode="single", tasks=(task,), merge_sql=None, chunks_total=total,
                          **plan_args)  # type: ignore[arg-type]
+
+
+def dec_band(ref: _Ref) -> tuple[str, float, float] | None:
+    """The declination band of a cone constraining ``ref``, widened by a hair (or None)."""
+    manifest = ref.source.manifest
+    region = ref.region
+    if manifest is None or not manifest.dec_column or not isinstance(region, ConeRegion):
+        return None
+    slack = 1e-9
+    return (manifest.dec_column, region.dec_deg - region.radius_deg - slack,
+            region.dec_deg + region.radius_deg + slack)
 
 
 def p_rows(part: Partition) -> int:

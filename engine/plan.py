@@ -328,13 +328,11 @@ class Planner:
     def _plan_single(self, duck: exp.Expression, refs: list[_Ref],
                      sources: Mapping[tuple[str, str, str], TableSource],
                      maxrec: int | None, plan_args: dict[str, object]) -> QueryPlan:
-        pruned = {id(r.node): r for r in refs}
         # refs point into the ADQL tree; map them onto the DuckDB tree by key.
         by_key = {_key(r.node): r for r in refs if r.source.partitioned}
         chunks: list[tuple[int, int]] = []
         chosen: dict[tuple[str, str, str], tuple[list[Partition], list[tuple[int, int]] | None]]
         chosen = {k: self._chunks_of(r) for k, r in by_key.items() if r.region or r.ids}
-        del pruned
 
         def bind(table: exp.Table) -> exp.Expression:
             source = sources[_key(table)]

@@ -68,11 +68,11 @@ def duckdb_type(datatype: str) -> str:
     return _ARROW_TO_DUCKDB.get(datatype, "VARCHAR")
 
 
-def _column_list(columns: Sequence[ColumnInfo]) -> list[exp.Expression]:
+def _column_list(columns: Sequence[ColumnInfo]) -> list[exp.Expr]:
     return [exp.column(c.name, quoted=True) for c in columns]
 
 
-def _scan(paths: Sequence[str]) -> exp.Expression:
+def _scan(paths: Sequence[str]) -> exp.Expr:
     """``read_parquet([...])`` over manifest paths (never user text)."""
     files = exp.Array(expressions=[exp.Literal.string(p) for p in paths])
     return exp.Anonymous(this="read_parquet", expressions=[files])
@@ -84,7 +84,7 @@ def _empty(columns: Sequence[ColumnInfo]) -> exp.Select:
     return exp.select(*items).where(exp.false())
 
 
-def _range_predicate(ranges: Sequence[tuple[int, int]]) -> exp.Expression:
+def _range_predicate(ranges: Sequence[tuple[int, int]]) -> exp.Expr:
     col = exp.column(SPATIAL_INDEX_COLUMN, quoted=True)
     parts = [exp.and_(exp.GTE(this=col.copy(), expression=exp.Literal.number(lo)),
                       exp.LT(this=col.copy(), expression=exp.Literal.number(hi)), copy=False)
@@ -94,8 +94,8 @@ def _range_predicate(ranges: Sequence[tuple[int, int]]) -> exp.Expression:
 
 def relation(source: TableSource, partitions: Sequence[Partition] | None = None, *,
              ranges: Sequence[tuple[int, int]] | None = None, margins: bool = False,
-             extra: Sequence[exp.Expression] = (),
-             bounds: tuple[str, float, float] | None = None) -> exp.Expression:
+             extra: Sequence[exp.Expr] = (),
+             bounds: tuple[str, float, float] | None = None) -> exp.Select:
     """Return a SELECT giving the rows of ``source`` visible to one task.
 
     Parameters
@@ -139,7 +139,7 @@ def relation(source: TableSource, partitions: Sequence[Partition] | None = None,
     return query
 
 
-def substitute(table: exp.Table, select: exp.Expression) -> exp.Expression:
+def substitute(table: exp.Table, select: exp.Expr) -> exp.Expr:
     """Return the subquery replacing ``table`` in the tree (keeping its alias)."""
     alias = table.alias or table.name
     return exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(

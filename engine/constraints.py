@@ -28,7 +28,7 @@ class PositionColumns:
     is_id: ColumnMatcher | None = None
 
 
-def conjuncts(node: exp.Expression | None) -> list[exp.Expression]:
+def conjuncts(node: exp.Expr | None) -> list[exp.Expr]:
     """Return the AND-ed parts of a predicate."""
     if node is None:
         return []
@@ -39,7 +39,7 @@ def conjuncts(node: exp.Expression | None) -> list[exp.Expression]:
     return [node]
 
 
-def _disjuncts(node: exp.Expression) -> list[exp.Expression]:
+def _disjuncts(node: exp.Expr) -> list[exp.Expr]:
     while isinstance(node, exp.Paren):
         node = node.this
     if isinstance(node, exp.Or):
@@ -47,7 +47,7 @@ def _disjuncts(node: exp.Expression) -> list[exp.Expression]:
     return [node]
 
 
-def _point_coords(node: exp.Expression | None) -> tuple[float, float] | None:
+def _point_coords(node: exp.Expr | None) -> tuple[float, float] | None:
     if isinstance(node, nodes.Point):
         ra, dec = nodes.constant_value(node.this), nodes.constant_value(node.expression)
         if ra is not None and dec is not None:
@@ -55,7 +55,7 @@ def _point_coords(node: exp.Expression | None) -> tuple[float, float] | None:
     return None
 
 
-def _is_position(node: exp.Expression | None, cols: PositionColumns) -> bool:
+def _is_position(node: exp.Expr | None, cols: PositionColumns) -> bool:
     return (
         isinstance(node, nodes.Point)
         and isinstance(node.this, exp.Column)
@@ -65,7 +65,7 @@ def _is_position(node: exp.Expression | None, cols: PositionColumns) -> bool:
     )
 
 
-def constant_region(node: exp.Expression | None) -> Region | None:
+def constant_region(node: exp.Expr | None) -> Region | None:
     """Return the sky region of a constant CIRCLE, BOX or POLYGON, else None."""
     if isinstance(node, nodes.Circle):
         centre = _point_coords(node.this)
@@ -87,7 +87,7 @@ def constant_region(node: exp.Expression | None) -> Region | None:
     return None
 
 
-def _is_true(node: exp.Expression) -> tuple[exp.Expression, bool] | None:
+def _is_true(node: exp.Expr) -> tuple[exp.Expr, bool] | None:
     """Unwrap ``f = 1`` / ``1 = f`` (and a bare ``f``) into ``(f, True)``."""
     if isinstance(node, exp.EQ):
         for fn, other in ((node.this, node.expression), (node.expression, node.this)):
@@ -101,9 +101,9 @@ def _is_true(node: exp.Expression) -> tuple[exp.Expression, bool] | None:
     return None
 
 
-def _distance_bound(node: exp.Expression, cols: PositionColumns) -> Region | None:
+def _distance_bound(node: exp.Expr, cols: PositionColumns) -> Region | None:
     """``DISTANCE(POINT(ra, dec), POINT(a, b)) < r`` (either side, either order)."""
-    pairs: list[tuple[exp.Expression, exp.Expression]] = []
+    pairs: list[tuple[exp.Expr, exp.Expr | None]] = []
     if isinstance(node, exp.LT | exp.LTE):
         pairs.append((node.this, node.expression))
     elif isinstance(node, exp.GT | exp.GTE):
@@ -121,7 +121,7 @@ def _distance_bound(node: exp.Expression, cols: PositionColumns) -> Region | Non
     return None
 
 
-def _region_of(node: exp.Expression, cols: PositionColumns) -> Region | None:
+def _region_of(node: exp.Expr, cols: PositionColumns) -> Region | None:
     truth = _is_true(node)
     if truth is not None:
         fn = truth[0]
@@ -134,7 +134,7 @@ def _region_of(node: exp.Expression, cols: PositionColumns) -> Region | None:
     return _distance_bound(node, cols)
 
 
-def region_constraint(predicates: list[exp.Expression], cols: PositionColumns) -> Region | None:
+def region_constraint(predicates: list[exp.Expr], cols: PositionColumns) -> Region | None:
     """Return the region every row of the table must lie in, or None when unconstrained."""
     found: list[Region] = []
     for pred in predicates:
@@ -148,7 +148,7 @@ def region_constraint(predicates: list[exp.Expression], cols: PositionColumns) -
     return found[0] if len(found) == 1 else IntersectionRegion(tuple(found))
 
 
-def _literal(node: exp.Expression) -> int | str | None:
+def _literal(node: exp.Expr) -> int | str | None:
     while isinstance(node, exp.Paren):
         node = node.this
     if isinstance(node, exp.Literal):
@@ -163,7 +163,7 @@ def _literal(node: exp.Expression) -> int | str | None:
     return None
 
 
-def id_constraint(predicates: list[exp.Expression], is_id: ColumnMatcher) -> list[int | str] | None:
+def id_constraint(predicates: list[exp.Expr], is_id: ColumnMatcher) -> list[int | str] | None:
     """Return the id values a table is restricted to by ``id = X`` or ``id IN (...)``."""
     for pred in predicates:
         values = _id_values(pred, is_id)
@@ -172,7 +172,7 @@ def id_constraint(predicates: list[exp.Expression], is_id: ColumnMatcher) -> lis
     return None
 
 
-def _id_values(pred: exp.Expression, is_id: ColumnMatcher) -> list[int | str] | None:
+def _id_values(pred: exp.Expr, is_id: ColumnMatcher) -> list[int | str] | None:
     while isinstance(pred, exp.Paren):
         pred = pred.this
     if isinstance(pred, exp.EQ):

@@ -36,12 +36,12 @@ UNIT = "__unit"
 ZONE = "__zone"
 
 
-def _is_col(node: exp.Expression, alias: str, name: str) -> bool:
+def _is_col(node: exp.Expr, alias: str, name: str) -> bool:
     return (isinstance(node, exp.Column) and node.table.lower() == alias
             and node.name.lower() == name.lower())
 
 
-def _position_of(ref: _Ref, ra: exp.Expression, dec: exp.Expression) -> tuple[str, str] | None:
+def _position_of(ref: _Ref, ra: exp.Expr, dec: exp.Expr) -> tuple[str, str] | None:
     """Return (ra, dec) column names when the two expressions are ``ref``'s position."""
     manifest = ref.source.manifest
     if manifest is not None:
@@ -57,19 +57,19 @@ def _position_of(ref: _Ref, ra: exp.Expression, dec: exp.Expression) -> tuple[st
     return None
 
 
-def _pair_args(args: list[exp.Expression], a: _Ref, b: _Ref) -> tuple[str, str] | None:
+def _pair_args(args: list[exp.Expr], a: _Ref, b: _Ref) -> tuple[str, str] | None:
     """Return b's (ra, dec) columns when ``args`` are a's then b's positions."""
     if _position_of(a, args[0], args[1]) is None:
         return None
     return _position_of(b, args[2], args[3])
 
 
-def match_radius(preds: list[exp.Expression], a: _Ref,
+def match_radius(preds: list[exp.Expr], a: _Ref,
                  b: _Ref) -> tuple[float, tuple[str, str]] | None:
     """Return the radius (deg) of a distance condition between ``a`` and ``b``, if any,
     with the names of b's position columns."""
     for pred in preds:
-        candidates: list[tuple[exp.Expression, exp.Expression | None]] = []
+        candidates: list[tuple[exp.Expr, exp.Expr | None]] = []
         if isinstance(pred, exp.Anonymous) and pred.name.lower() == "adql_in_circle":
             args = list(pred.expressions)
             if len(args) == 5:
@@ -116,7 +116,7 @@ def _touching(b_parts: list[Partition], part: Partition) -> list[Partition]:
     return out
 
 
-def _zone(alias_free_dec: exp.Expression, height: float) -> exp.Expression:
+def _zone(alias_free_dec: exp.Expr, height: float) -> exp.Expr:
     shifted = exp.Paren(this=exp.Add(this=alias_free_dec, expression=exp.Literal.number(90)))
     return exp.cast(exp.func("FLOOR", exp.Div(this=shifted, expression=exp.Literal.number(
         repr(height)))), "BIGINT")
@@ -124,34 +124,31 @@ def _zone(alias_free_dec: exp.Expression, height: float) -> exp.Expression:
 
 def _side(source: TableSource, units: list[tuple[int, list[Partition], bool]],
           ranges: list[tuple[int, int]] | None, dec: str, height: float,
-          explode: bool) -> exp.Expression:
+          explode: bool) -> exp.Expr:
     """UNION ALL over units of the rows one side contributes, with unit and zone keys."""
-    selects: list[exp.Expression] = []
+    selects: list[exp.Expr] = []
     dec_col = exp.column(dec, quoted=True)
     for unit, parts, margins in units:
         base = relation(source, parts, ranges=ranges, margins=margins)
         cols = [exp.column(c.name, quoted=True) for c in source.columns]
         unit_item = exp.alias_(exp.Literal.number(unit), UNIT, quoted=True)
         if explode:
-            zone = exp.Add(this=_zone(dec_col.copy(), height),
+            # the zone of the row's own dec, plus the offset of its copy
+            zone = exp.Add(this=_zone(exp.column(dec, table="__r", quoted=True), height),
                            expression=exp.column("__d", table="__o", quoted=True))
-            offsets = _zone_offsets()
             sel = exp.select(*[exp.column(c.name, table="__r", quoted=True)
                                for c in source.columns], unit_item,
                              exp.alias_(zone, ZONE, quoted=True)).from_(
-                base.subquery("__r")).join(offsets, join_type="CROSS")
-            # the zone uses the row's own dec
-            sel.find(exp.Cast).find(exp.Column).set("table", exp.to_identifier("__r",
-                                                                                  quoted=True))
+                base.subquery("__r")).join(_zone_offsets(), join_type="CROSS")
         else:
             sel = exp.select(*cols, unit_item, exp.alias_(_zone(dec_col.copy(), height), ZONE,
                                                           quoted=True)).from_(base.subquery("__r"))
         selects.append(sel)
     if not selects:
         return relation(source, [], extra=[])
-    union = selects[0]
-    for sel in selects[1:]:
-        union = exp.union(union, sel, distinct=False)
+    union: exp.Expr = selects[0]
+    for part in selects[1:]:
+        union = exp.union(union, part, distinct=False)
     return union
 
 
@@ -339,7 +336,7 @@ def _plan_broadcast(planner: Planner, duck: exp.Select, a: _Ref, b: _Ref,
                      **args)  # type: ignore[arg-type]
 
 
-def _memory_side(source: TableSource, name: str, dec: str, height: float) -> exp.Expression:
+def _memory_side(source: TableSource, name: str, dec: str, height: float) -> exp.Expr:
     """The upload rows of one task (with their unit), tripled onto declination zones."""
     cols = [exp.column(c.name, table="__r", quoted=True) for c in source.columns]
     zone = exp.Add(this=_zone(exp.column(dec, table="__r", quoted=True), height),
@@ -359,12 +356,12 @@ def _zone_offsets() -> exp.Values:
                              columns=[exp.to_identifier("__d", quoted=True)]))
 
 
-def _task_sql(partial: exp.Select, a: _Ref, a_rel: exp.Expression,
-              b_rel: exp.Expression) -> str:
+def _task_sql(partial: exp.Select, a: _Ref, a_rel: exp.Expr,
+              b_rel: exp.Expr) -> str:
     """The partial query with table ``a`` read from ``a_rel`` and the other from ``b_rel``."""
     from engine.plan import bind_tables
 
-    def bind(table: exp.Table) -> exp.Expression:
+    def bind(table: exp.Table) -> exp.Expr:
         chosen = a_rel if (table.alias or table.name).lower() == a.alias else b_rel
         return exp.Subquery(this=chosen.copy(), alias=exp.TableAlias(
             this=exp.to_identifier(table.alias or table.name, quoted=True)))

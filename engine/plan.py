@@ -127,7 +127,7 @@ class Planner:
         self.options = options or PlanOptions()
 
     # -- resolution -------------------------------------------------------------
-    def _resolve(self, tree: exp.Expression,
+    def _resolve(self, tree: exp.Expr,
                  uploads: Mapping[str, pa.Table]) -> dict[tuple[str, str, str], TableSource]:
         sources: dict[tuple[str, str, str], TableSource] = {}
         for table in table_refs(tree):
@@ -173,7 +173,7 @@ class Planner:
         memory = {s.memory_name: s.memory for s in sources.values() if s.memory is not None}
         partitioned = [s for s in sources.values() if s.partitioned]
         top_partitioned = [r for r in refs if r.source.partitioned]
-        plan_args = dict(adql=adql, columns=columns, memory=memory)
+        plan_args: dict[str, object] = {"adql": adql, "columns": columns, "memory": memory}
         if (isinstance(duck, exp.Select) and top_partitioned
                 and len(partitioned) == len({id(r.source) for r in top_partitioned})
                 and len(top_partitioned) == sum(1 for t in duck.find_all(exp.Table)
@@ -187,7 +187,7 @@ class Planner:
     def _top_refs(self, select: exp.Select,
                   sources: Mapping[tuple[str, str, str], TableSource]) -> list[_Ref]:
         """Top-level FROM tables, each marked prunable unless an outer join pads it."""
-        items: list[tuple[exp.Expression, str]] = []
+        items: list[tuple[exp.Expr, str]] = []
         from_ = select.args.get("from_")
         if from_ is not None:
             items.append((from_.this, "INNER"))
@@ -305,7 +305,7 @@ class Planner:
         groups = self._groups(parts) or [[]]
         tasks = []
         for group in groups:
-            def bind(table: exp.Table, group: list[Partition] = group) -> exp.Expression:
+            def bind(table: exp.Table, group: list[Partition] = group) -> exp.Expr:
                 source = sources[_key(table)]
                 if source.partitioned:
                     chunk_ids = {p.chunk_id for p in group}
@@ -325,7 +325,7 @@ class Planner:
                          chunks_total=total, row_limit=split.row_limit,
                          **plan_args)  # type: ignore[arg-type]
 
-    def _plan_single(self, duck: exp.Expression, refs: list[_Ref],
+    def _plan_single(self, duck: exp.Expr, refs: list[_Ref],
                      sources: Mapping[tuple[str, str, str], TableSource],
                      maxrec: int | None, plan_args: dict[str, object]) -> QueryPlan:
         # refs point into the ADQL tree; map them onto the DuckDB tree by key.
@@ -334,7 +334,7 @@ class Planner:
         chosen: dict[tuple[str, str, str], tuple[list[Partition], list[tuple[int, int]] | None]]
         chosen = {k: self._chunks_of(r) for k, r in by_key.items() if r.region or r.ids}
 
-        def bind(table: exp.Table) -> exp.Expression:
+        def bind(table: exp.Table) -> exp.Expr:
             source = sources[_key(table)]
             top = table.parent_select is duck
             if top and _key(table) in chosen:
@@ -371,8 +371,8 @@ def p_rows(part: Partition) -> int:
     return part.nrows
 
 
-def bind_tables(tree: exp.Expression,
-                bind: Callable[[exp.Table], exp.Expression]) -> exp.Expression:
+def bind_tables(tree: exp.Expr,
+                bind: Callable[[exp.Table], exp.Expr]) -> exp.Expr:
     """Return a copy of ``tree`` with every table reference replaced by ``bind(table)``."""
     copy = tree.copy()
     ctes = {cte.alias_or_name for cte in copy.find_all(exp.CTE)}
@@ -385,7 +385,7 @@ def bind_tables(tree: exp.Expression,
     return copy
 
 
-def _memory_names(tree: exp.Expression,
+def _memory_names(tree: exp.Expr,
                   sources: Mapping[tuple[str, str, str], TableSource]) -> tuple[str, ...]:
     names = {sources[_key(t)].memory_name for t in tree.find_all(exp.Table)
              if _key(t) in sources and sources[_key(t)].memory is not None}
@@ -462,7 +462,7 @@ def _joined_on_key(select: exp.Select, director: _Ref, child: _Ref) -> bool:
                for u in using):
             return True
 
-    def is_col(node: exp.Expression, ref: _Ref, name: str) -> bool:
+    def is_col(node: exp.Expr, ref: _Ref, name: str) -> bool:
         return (isinstance(node, exp.Column) and node.name.lower() == name.lower()
                 and node.table.lower() in (ref.alias, ""))
 
@@ -487,7 +487,7 @@ def _expand_stars(select: exp.Select, refs: list[_Ref]) -> None:
     n_items = 1 + len(joins)
     if len(refs) != n_items:
         return
-    items: list[exp.Expression] = []
+    items: list[exp.Expr] = []
     for item in select.expressions:
         if isinstance(item, exp.Star):
             targets = refs
@@ -501,7 +501,7 @@ def _expand_stars(select: exp.Select, refs: list[_Ref]) -> None:
     select.set("expressions", items)
 
 
-def _result_columns(tree: exp.Expression, refs: list[_Ref]) -> tuple[ResultColumn, ...]:
+def _result_columns(tree: exp.Expr, refs: list[_Ref]) -> tuple[ResultColumn, ...]:
     if not isinstance(tree, exp.Select) or has_star(tree):
         return ()
     out = []
@@ -527,7 +527,7 @@ def _column_info(col: exp.Column, refs: list[_Ref]) -> ColumnInfo | None:
     return None
 
 
-def _unit_lookup(tree: exp.Expression, sources: Mapping[tuple[str, str, str], TableSource]
+def _unit_lookup(tree: exp.Expr, sources: Mapping[tuple[str, str, str], TableSource]
                  ) -> Callable[[exp.Column], str | None]:
     aliases: dict[str, TableSource] = {}
     for table in tree.find_all(exp.Table):
@@ -546,7 +546,7 @@ def _unit_lookup(tree: exp.Expression, sources: Mapping[tuple[str, str, str], Ta
     return unit
 
 
-def _strip_schema_qualifiers(tree: exp.Expression) -> None:
+def _strip_schema_qualifiers(tree: exp.Expr) -> None:
     """``schema.table.col`` -> ``table.col`` (bindings alias tables by their bare name)."""
     for col in tree.find_all(exp.Column):
         if col.args.get("db"):

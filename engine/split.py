@@ -39,7 +39,7 @@ def column(name: str) -> exp.Column:
     return exp.column(name, quoted=True)
 
 
-def _int_literal(node: exp.Expression | None) -> int | None:
+def _int_literal(node: exp.Expr | None) -> int | None:
     if isinstance(node, exp.Limit | exp.Offset):
         node = node.expression
     if isinstance(node, exp.Literal) and not node.is_string:
@@ -50,7 +50,7 @@ def _int_literal(node: exp.Expression | None) -> int | None:
     return None
 
 
-def output_name(item: exp.Expression, index: int) -> str:
+def output_name(item: exp.Expr, index: int) -> str:
     """Return the name a select item gets in the result."""
     if isinstance(item, exp.Alias):
         return item.alias
@@ -94,7 +94,7 @@ def has_star(select: exp.Select) -> bool:
     )
 
 
-def _aggregates(node: exp.Expression) -> list[exp.AggFunc]:
+def _aggregates(node: exp.Expr) -> list[exp.AggFunc]:
     return [a for a in node.find_all(exp.AggFunc) if not a.find_ancestor(exp.Subquery)]
 
 
@@ -110,11 +110,11 @@ def split_select(select: exp.Select, *, maxrec: int | None) -> SplitQuery | None
     return _split_rows(select, maxrec=maxrec)
 
 
-def _order_keys(select: exp.Select, names: list[str]) -> tuple[list[exp.Expression],
+def _order_keys(select: exp.Select, names: list[str]) -> tuple[list[exp.Expr],
                                                                list[exp.Ordered]] | None:
     """Return hidden key expressions for the partial and ORDER BY items for the merge."""
     order = select.args.get("order")
-    hidden: list[exp.Expression] = []
+    hidden: list[exp.Expr] = []
     merged: list[exp.Ordered] = []
     if order is None:
         return hidden, merged
@@ -125,7 +125,7 @@ def _order_keys(select: exp.Select, names: list[str]) -> tuple[list[exp.Expressi
         if position is not None:
             if not 1 <= position <= len(names):
                 return None
-            target: exp.Expression = column(names[position - 1])
+            target: exp.Expr = column(names[position - 1])
         elif isinstance(key, exp.Column) and not key.table and key.name.lower() in lowered:
             target = column(names[lowered.index(key.name.lower())])
         else:
@@ -183,15 +183,15 @@ def _split_rows(select: exp.Select, *, maxrec: int | None) -> SplitQuery | None:
 class _AggregateRewriter:
     """Collects partial aggregate columns and builds their merge expressions."""
 
-    partial_items: list[exp.Expression]
-    group_keys: list[exp.Expression]
+    partial_items: list[exp.Expr]
+    group_keys: list[exp.Expr]
 
-    def add(self, expr: exp.Expression) -> exp.Column:
+    def add(self, expr: exp.Expr) -> exp.Column:
         name = f"__a{len(self.partial_items)}"
         self.partial_items.append(exp.alias_(expr, name, quoted=True))
         return column(name)
 
-    def merge_expr(self, agg: exp.AggFunc) -> exp.Expression | None:
+    def merge_expr(self, agg: exp.AggFunc) -> exp.Expr | None:
         arg = agg.this
         if isinstance(arg, exp.Distinct):
             # per-chunk DISTINCT does not see duplicates across chunks: not mergeable
@@ -212,7 +212,7 @@ class _AggregateRewriter:
             return self._variance(agg, arg)
         return None
 
-    def _variance(self, agg: exp.AggFunc, arg: exp.Expression) -> exp.Expression:
+    def _variance(self, agg: exp.AggFunc, arg: exp.Expr) -> exp.Expr:
         n = self.add(exp.Count(this=arg.copy()))
         mean = self.add(exp.Avg(this=arg.copy()))
         m2 = self.add(exp.Mul(this=exp.VariancePop(this=arg.copy()),
@@ -234,11 +234,11 @@ class _AggregateRewriter:
             return exp.func("SQRT", var)
         return var
 
-    def rewrite(self, node: exp.Expression) -> exp.Expression | None:
+    def rewrite(self, node: exp.Expr) -> exp.Expr | None:
         """Return ``node`` over partial columns, or None when it cannot be merged exactly."""
         failed = False
 
-        def visit(sub: exp.Expression) -> exp.Expression:
+        def visit(sub: exp.Expr) -> exp.Expr:
             nonlocal failed
             for index, key in enumerate(self.group_keys):
                 if sub == key:
@@ -261,7 +261,7 @@ def _split_aggregate(select: exp.Select, aggs: list[exp.AggFunc]) -> SplitQuery 
     if has_star(select) or any(a.find(exp.Subquery) for a in aggs):
         return None
     group = select.args.get("group")
-    keys: list[exp.Expression] = []
+    keys: list[exp.Expr] = []
     for key in group.expressions if group else []:
         position = _int_literal(key)
         if position is not None:
@@ -278,7 +278,7 @@ def _split_aggregate(select: exp.Select, aggs: list[exp.AggFunc]) -> SplitQuery 
         partial_items=[exp.alias_(k.copy(), f"__g{i}", quoted=True) for i, k in enumerate(keys)],
         group_keys=keys,
     )
-    merge_items: list[exp.Expression] = []
+    merge_items: list[exp.Expr] = []
     for i, item in enumerate(select.expressions):
         name = output_name(item, i)
         body = item.this if isinstance(item, exp.Alias) else item
@@ -304,7 +304,7 @@ def _split_aggregate(select: exp.Select, aggs: list[exp.AggFunc]) -> SplitQuery 
             key = ordered.this
             position = _int_literal(key)
             if position is not None:
-                target: exp.Expression | None = exp.Literal.number(position)
+                target: exp.Expr | None = exp.Literal.number(position)
             elif isinstance(key, exp.Column) and not key.table and key.name.lower() in lowered:
                 target = column(names[lowered.index(key.name.lower())])
             else:

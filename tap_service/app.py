@@ -32,9 +32,11 @@ def open_engine(settings: TapSettings) -> Engine:
 
     from engine.api import Engine, EngineOptions
 
-    wanted = {"dask_address": settings.dask_address, "workers": settings.engine_threads}
-    names = {f.name for f in dataclasses.fields(EngineOptions)}
-    options = EngineOptions(**{k: v for k, v in wanted.items() if k in names and v is not None})
+    options = EngineOptions()
+    if settings.engine_threads:
+        options = dataclasses.replace(options, workers=settings.engine_threads)
+    if settings.dask_address:
+        options = dataclasses.replace(options, dask_address=settings.dask_address)
     return Engine.open(settings.data_dir, options)
 
 

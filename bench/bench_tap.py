@@ -17,13 +17,14 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
+
+from tests.support.tap_server import running_tap_server
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -70,24 +71,6 @@ def _build_data(work: Path, rows: int, inputs: list[str]) -> Path:
         ingest_files(data_dir, "bench.objects", inputs, ra="ra", dec="dec", id_column="id",
                      progress=False)
     return data_dir
-
-
-def _start_server(data_dir: Path, port: int, work: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "QSA_TAP_WORK_DIR": str(work / "tap-work"),
-           "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "qserv_access.cli_serve", "--data-dir",
-                             str(data_dir), "--port", str(port), "--log-level", "warning"],
-                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/tap/availability").status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("the TAP server did not start")
 
 
 def _load(url: str, queries: list[str], clients: int, seconds: float) -> dict[str, object]:
@@ -162,8 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = engine.query(query).to_table().num_rows
         in_process[name]["rows"] = rows
     engine.close()
-    proc = _start_server(data_dir, args.port, work)
-    try:
+    with running_tap_server(data_dir, work / "tap-work", args.port, start_timeout_s=120):
         raw, via_pyvo = {}, {}
         tap = pyvo.dal.TAPService(url)
         with httpx.Client(timeout=60) as client:
@@ -175,9 +157,6 @@ def main(argv: list[str] | None = None) -> int:
                 via_pyvo[name] = _stats(_time(lambda q=query: tap.run_sync(q), args.runs))
         load = _load(url, [queries["cone_0.05deg"], queries["cone_1deg"], queries["count"],
                            queries["top1000"]], args.clients, args.load_seconds)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
     results.update({"in_process": in_process, "raw_http": raw, "pyvo": via_pyvo,
                     "overhead_ms": {k: round(raw[k]["median_ms"] - in_process[k]["median_ms"], 2)
                                     for k in queries},

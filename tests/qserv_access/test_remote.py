@@ -1,9 +1,5 @@
 """The same client calls against a real TAP service (uvicorn on 127.0.0.1)."""
 
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -22,41 +18,11 @@ pytestmark = pytest.mark.skipif(not (ROOT / "tap_service" / "app.py").exists(),
 
 @pytest.fixture(scope="module")
 def tap_url(sky_dir, tmp_path_factory):
-    import httpx
-
     from tests.support.postgres import free_port
+    from tests.support.tap_server import running_tap_server
 
-    root = tmp_path_factory.mktemp("remote")
-    port = free_port()
-    env = {**os.environ, "QSA_TAP_WORK_DIR": str(root / "work"),
-           "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    log = open(root / "server.log", "wb")  # noqa: SIM115 - closed at teardown
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "qserv_access.cli_serve", "--data-dir", str(sky_dir),
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-    url = f"http://127.0.0.1:{port}/tap"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the server exited: {(root / 'server.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(url + "/availability", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("the server did not answer within 60 s")
-            time.sleep(0.1)
+    with running_tap_server(sky_dir, tmp_path_factory.mktemp("remote"), free_port()) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,8 @@ from engine.errors import CatalogError, EngineError, QueryCancelledError, QueryL
 from engine.execute.base import Executor
 from engine.execute.duck import open_database
 from engine.execute.local import LocalExecutor, batches_of, run_sql
-from engine.plan import PARTIALS_NAME, Planner, PlanOptions, QueryPlan, ResultColumn, data_dirs
+from engine.plan import Planner, PlanOptions, QueryPlan, ResultColumn, data_dirs
+from engine.split import PARTIALS
 from engine.tap_schema import tap_schema_tables
 
 __all__ = ["Engine", "EngineOptions", "QueryPlan", "QueryResult", "ResultColumn"]
@@ -314,11 +315,11 @@ class Engine:
                                  plan.memory, plan.tasks[0].memory_tables)
                 table = cursor.reader().read_all()
                 cursor.close()
-            memory = {PARTIALS_NAME: table}
+            memory = {PARTIALS: table}
             sql = plan.merge_sql
             if maxrec is not None:
                 sql = f"SELECT * FROM ({sql}) LIMIT {int(maxrec) + 1}"
-            cursor = run_sql(self._con, sql, memory, [PARTIALS_NAME])
+            cursor = run_sql(self._con, sql, memory, [PARTIALS])
             try:
                 yield from batches_of(cursor, cancel)
             finally:

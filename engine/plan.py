@@ -36,7 +36,7 @@ from engine.catalog import ColumnInfo, Partition, PublishedTable, TableKind
 from engine.errors import UnknownTableError, suggest
 from engine.sky.healpix import pixel_range
 from engine.sky.regions import ConeRegion, Region, index_ranges, overlaps
-from engine.split import PARTIALS, has_star, name_outputs, output_name, split_select
+from engine.split import has_star, name_outputs, output_name, split_select
 
 MAX_INDEX_RANGES = 12
 """Most ``_healpix_29`` ranges put in one scan's filter; coarser ranges beyond that."""
@@ -260,7 +260,7 @@ class Planner:
         for part in sorted(parts, key=lambda p: -p.nrows):
             target = loads.index(min(loads))
             groups[target].append(part)
-            loads[target] += max(1, p_rows(part))
+            loads[target] += max(1, part.nrows)
         return [sorted(g, key=lambda p: p.chunk_id) for g in groups if g]
 
     def _plan_chunked(self, duck: exp.Select, refs: list[_Ref],
@@ -364,11 +364,6 @@ def dec_band(ref: _Ref) -> tuple[str, float, float] | None:
     slack = 1e-9
     return (manifest.dec_column, region.dec_deg - region.radius_deg - slack,
             region.dec_deg + region.radius_deg + slack)
-
-
-def p_rows(part: Partition) -> int:
-    """Rows a partition contributes to a task's load."""
-    return part.nrows
 
 
 def bind_tables(tree: exp.Expr,
@@ -576,5 +571,3 @@ def data_dirs(tables: Mapping[str, PublishedTable]) -> list[Path]:
                 dirs.add(path.parent.parent.parent)
     return sorted(dirs)
 
-
-PARTIALS_NAME = PARTIALS

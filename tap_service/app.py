@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
-from starlette.requests import Request
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tap_service.auth import TokenAuth
 from tap_service.config import TapSettings
 from tap_service.context import TapContext
-from tap_service.errors import error_response
+from tap_service.errors import MethodNotAllowedError, NotFoundError, error_response
 from tap_service.handlers import sync, uws, vosi
 from tap_service.uws.runner import JobRunner
 from tap_service.uws.store import JobStore
@@ -66,12 +68,62 @@ def create_app(settings: TapSettings | None = None, *, engine: Engine | None = N
     for module in (sync, uws, vosi):
         app.include_router(module.router, prefix="/tap")
 
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        return error_response(exc)
+    app.add_exception_handler(HTTPException, _routing_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _routing_error)  # type: ignore[arg-type]
+    app.add_middleware(ErrorDocumentMiddleware)
 
     @app.get("/")
     async def _root() -> RedirectResponse:
         return RedirectResponse("/tap", status_code=303)
 
     return app
+
+
+ENDPOINTS = ("sync", "async", "capabilities", "availability", "tables", "examples")
+
+
+async def _routing_error(request: Request, exc: Exception) -> Response:
+    """Answer an unknown path or a wrong method as a TAP service does, with an error document."""
+    if isinstance(exc, HTTPException) and exc.status_code == 404:
+        listed = ", ".join(f"/tap/{name}" for name in ENDPOINTS)
+        exc = NotFoundError(f"No resource at {request.url.path}; this TAP service answers "
+                            f"{listed} and the jobs under /tap/async.")
+    elif isinstance(exc, HTTPException) and exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        exc = MethodNotAllowedError(
+            f"{request.method} is not allowed on {request.url.path}; use {allowed}.",
+            headers={"Allow": allowed},
+        )
+    return error_response(exc)
+
+
+class ErrorDocumentMiddleware:
+    """The service's one exception handler: whatever a handler raises becomes an error document.
+
+    Handlers raise; :func:`tap_service.errors.error_response` chooses the status and the message
+    (and logs the unexpected with an error id). A plain ASGI middleware rather than an
+    ``exception_handler(Exception)``, which Starlette calls and then raises again to the server.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except ClientDisconnect:
+            log.info("client disconnected from %s before its request was read", scope["path"])
+        except Exception as exc:
+            if started:  # the status is sent: nothing to do but end the response
+                raise
+            await error_response(exc)(scope, receive, send)

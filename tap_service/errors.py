@@ -6,7 +6,9 @@ import logging
 import uuid
 from dataclasses import dataclass
 
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException
 
 from engine.errors import EngineError, QueryCancelledError, QueryLimitError, UserError
 from tap_service.votable import error_votable
@@ -20,6 +22,10 @@ class TapError(Exception):
     """An error of the service itself, carrying its HTTP status."""
 
     status = 400
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.headers = headers or {}
 
 
 class InvalidRequestError(TapError):
@@ -48,10 +54,22 @@ class NotFoundError(TapError):
     status = 404
 
 
+class MethodNotAllowedError(TapError):
+    """The resource exists but does not answer this HTTP method."""
+
+    status = 405
+
+
 class ConflictError(TapError):
     """The job is in a phase where this change is not allowed."""
 
     status = 409
+
+
+class PayloadTooLargeError(TapError):
+    """The request body is larger than a configured limit."""
+
+    status = 413
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +86,10 @@ def error_report(exc: BaseException) -> ErrorReport:
     """Classify any exception: user mistakes 400, transient 503, the unexpected 500 and logged."""
     if isinstance(exc, TapError):
         return ErrorReport(exc.status, str(exc), transient=False)
+    if isinstance(exc, RequestValidationError):
+        return ErrorReport(400, f"Invalid request: {exc}", transient=False)
+    if isinstance(exc, HTTPException) and exc.status_code < 500:
+        return ErrorReport(exc.status_code, str(exc.detail), transient=False)
     if isinstance(exc, QueryCancelledError):
         return ErrorReport(400, f"Query cancelled: {exc}", transient=False)
     if isinstance(exc, QueryLimitError):
@@ -88,6 +110,8 @@ def error_report(exc: BaseException) -> ErrorReport:
 def error_response(exc: BaseException, headers: dict[str, str] | None = None) -> Response:
     """Return the DALI VOTable error document for any exception."""
     report = error_report(exc)
+    if isinstance(exc, (TapError, HTTPException)) and exc.headers:
+        headers = {**exc.headers, **(headers or {})}
     if isinstance(exc, AuthenticationError):
         headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
     return Response(

@@ -8,7 +8,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from tap_service.context import get_context
-from tap_service.errors import error_response
 from tap_service.params import parse_query_request, read_params
 from tap_service.query import start_query
 from tap_service.uploads import read_uploads
@@ -18,24 +17,21 @@ router = APIRouter()
 
 @router.api_route("/sync", methods=["GET", "POST"])
 async def sync_query(request: Request) -> Response:
-    """Run a query and stream its result (DALI error document on failure)."""
+    """Run a query and stream its result (errors become DALI documents in app.py)."""
     ctx = get_context(request)
     settings = ctx.settings
-    try:
-        ctx.auth.owner(request)
-        params = await read_params(request)
-        query = parse_query_request(params, default_maxrec=settings.default_maxrec,
-                                    hard_maxrec=settings.hard_maxrec)
-        uploads = await read_uploads(
-            params, query.upload, max_bytes=settings.upload_max_bytes,
-            max_rows=settings.upload_max_rows, allow_urls=settings.upload_allow_urls,
-        )
-        started = await run_in_threadpool(
-            start_query, ctx.engine, query, uploads,
-            timeout_s=settings.sync_timeout.total_seconds(), cancel=None, prefetch=True,
-        )
-    except Exception as exc:  # noqa: BLE001 - boundary: error_report logs the unexpected
-        return error_response(exc)
+    ctx.auth.owner(request)
+    params = await read_params(request)
+    query = parse_query_request(params, default_maxrec=settings.default_maxrec,
+                                hard_maxrec=settings.hard_maxrec)
+    uploads = await read_uploads(
+        params, query.upload, max_bytes=settings.upload_max_bytes,
+        max_rows=settings.upload_max_rows, allow_urls=settings.upload_allow_urls,
+    )
+    started = await run_in_threadpool(
+        start_query, ctx.engine, query, uploads,
+        timeout_s=settings.sync_timeout.total_seconds(), cancel=None, prefetch=True,
+    )
     if started.body is not None:
         return Response(started.body, media_type=started.fmt.mime)
     return StreamingResponse(started.chunks, media_type=started.fmt.mime)

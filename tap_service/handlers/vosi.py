@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from tap_service.context import get_context
-from tap_service.errors import NotFoundError, error_response
+from tap_service.errors import NotFoundError
 from tap_service.vosi import availability_xml, table_xml, tap_schema_manifests
 
 router = APIRouter()
@@ -39,10 +39,7 @@ async def tables(request: Request) -> Response:
     """VOSI tableset (``detail=min`` leaves out the columns)."""
     ctx = get_context(request)
     detail = request.query_params.get("detail", "max").lower() != "min"
-    try:
-        text = await run_in_threadpool(ctx.tableset, detail=detail)
-    except Exception as exc:  # noqa: BLE001 - boundary
-        return error_response(exc)
+    text = await run_in_threadpool(ctx.tableset, detail=detail)
     return Response(text, media_type=XML)
 
 
@@ -54,8 +51,7 @@ async def one_table(request: Request, name: str) -> Response:
     everything = {m.name.lower(): m for m in [*manifests, *tap_schema_manifests()]}
     manifest = everything.get(name.lower())
     if manifest is None:
-        return error_response(NotFoundError(f"No table '{name}'; see {ctx.base_url(request)}"
-                                            "/tables for the list."))
+        raise NotFoundError(f"No table '{name}'; see {ctx.base_url(request)}/tables for the list.")
     return Response('<?xml version="1.0" encoding="UTF-8"?>\n'
                     + table_xml(manifest, everything, root=True) + "\n", media_type=XML)
 

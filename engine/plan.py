@@ -28,7 +28,7 @@ from sqlglot import exp
 
 from engine import constraints
 from engine.adql.analyze import table_refs
-from engine.adql.nodes import geometry_xtype
+from engine.adql.nodes import value_metadata
 from engine.adql.parse import parse_adql
 from engine.adql.translate import to_duckdb
 from engine.bind import TableSource, relation, substitute
@@ -508,7 +508,8 @@ def _result_columns(tree: exp.Expr, refs: list[_Ref]) -> tuple[ResultColumn, ...
             out.append(ResultColumn(name=name, datatype=info.datatype, unit=info.unit,
                                     ucd=info.ucd, description=info.description))
         else:
-            out.append(ResultColumn(name=name, xtype=geometry_xtype(body)))
+            meta = value_metadata(body)
+            out.append(ResultColumn(name=name, unit=meta.unit, ucd=meta.ucd, xtype=meta.xtype))
     return tuple(out)
 
 

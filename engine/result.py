@@ -10,13 +10,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from engine.catalog import ColumnInfo
 from engine.errors import EngineError
 from engine.plan import QueryPlan, ResultColumn
 
-__all__ = ["QueryResult", "column_infos"]
+__all__ = ["GEOMETRY_TYPES", "QueryResult", "column_infos", "result_schema"]
 
 
 class QueryResult:
@@ -49,7 +51,7 @@ class QueryResult:
             except StopIteration:
                 self._first = None
                 raw = getattr(self._batches, "schema", None) or pa.schema([])
-            self._schema = _with_metadata(raw, self.plan.columns)
+            self._schema = result_schema(raw, self.plan.columns)
         return self._schema
 
     @property
@@ -116,25 +118,103 @@ def _plain_type(dtype: pa.DataType) -> pa.DataType:
     return dtype
 
 
-def _cast(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    if batch.schema.equals(schema, check_metadata=False):
-        return pa.RecordBatch.from_arrays(batch.columns, schema=schema)
-    return batch.cast(schema)
+GEOMETRY_TYPES: dict[str, pa.DataType] = {
+    "point": pa.list_(pa.float64(), 2),
+    "circle": pa.list_(pa.float64(), 3),
+    "polygon": pa.list_(pa.float64()),
+}
+"""The Arrow type of each DALI geometry xtype, in ICRS degrees.
+
+A point (``[ra, dec]``) and a circle (``[ra, dec, radius]``) hold a fixed number of
+doubles: a fixed-size list, which every format writes as a fixed array (VOTable
+``arraysize="2"``/``"3"``, no length before the values in BINARY2). A polygon holds
+any even number of them: a variable list (``arraysize="*"``, a length first)."""
 
 
-def _with_metadata(schema: pa.Schema, columns: tuple[ResultColumn, ...]) -> pa.Schema:
+def _is_list(dtype: pa.DataType) -> bool:
+    return (pa.types.is_list(dtype) or pa.types.is_large_list(dtype)
+            or pa.types.is_fixed_size_list(dtype))
+
+
+def _xtype(field: pa.Field) -> str:
+    raw = (field.metadata or {}).get(b"xtype")
+    return raw.decode() if raw else ""
+
+
+def _declared_type(col: ResultColumn) -> pa.DataType:
+    """A column's type from the plan alone (for a result that brought no schema)."""
+    if col.xtype in GEOMETRY_TYPES:
+        return GEOMETRY_TYPES[col.xtype]
+    try:
+        return _plain_type(pa.type_for_alias(col.datatype))
+    except (ValueError, KeyError):
+        return pa.string()
+
+
+def result_schema(raw: pa.Schema, columns: tuple[ResultColumn, ...]) -> pa.Schema:
+    """Return the result schema every format writes: types, unit, ucd, description, xtype.
+
+    Parameters
+    ----------
+    raw
+        The schema of the batches DuckDB produced (empty when no batch came back).
+    columns
+        The plan's metadata of the result columns, in order.
+
+    Geometry columns get their DALI type from :data:`GEOMETRY_TYPES`, so the declared
+    array size and the bytes written always agree.
+
+    Examples
+    --------
+    >>> raw = pa.schema([("p", pa.list_(pa.float64())), ("ra", pa.float64())])
+    >>> schema = result_schema(raw, (ResultColumn("p", unit="deg", xtype="point"),
+    ...                              ResultColumn("ra", unit="deg")))
+    >>> schema.field("p").type
+    FixedSizeListType(fixed_size_list<item: double>[2])
+    >>> schema.field("p").metadata[b"xtype"], schema.field("ra").metadata[b"unit"]
+    (b'point', b'deg')
+    """
+    if not len(raw) and columns:
+        raw = pa.schema([pa.field(c.name, _declared_type(c)) for c in columns])
     fields = []
-    for index, f in enumerate(schema):
+    for index, f in enumerate(raw):
         meta: dict[str, str] = {}
         if index < len(columns) and columns[index].name.lower() == f.name.lower():
             col = columns[index]
             meta = {k: v for k, v in (("unit", col.unit), ("ucd", col.ucd),
                                       ("description", col.description),
                                       ("xtype", col.xtype or "")) if v}
-        if not meta.get("xtype") and pa.types.is_timestamp(f.type):
+        dtype = _plain_type(f.type)
+        xtype = meta.get("xtype")
+        if xtype in GEOMETRY_TYPES and _is_list(dtype):
+            dtype = GEOMETRY_TYPES[xtype]
+        if not xtype and pa.types.is_timestamp(dtype):
             meta["xtype"] = "timestamp"
-        fields.append(pa.field(f.name, _plain_type(f.type), f.nullable, metadata=meta))
+        fields.append(pa.field(f.name, dtype, f.nullable, metadata=meta))
     return pa.schema(fields)
+
+
+def _null_if_incomplete(arr: pa.Array) -> pa.Array:
+    """A geometry with a NULL coordinate (``POINT(NULL, dec)``) is itself NULL."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    values = pc.list_flatten(arr)
+    if not values.null_count:
+        return arr
+    parents = np.asarray(pc.list_parent_indices(arr))
+    incomplete = np.zeros(len(arr), dtype=bool)
+    incomplete[parents[np.asarray(values.is_null())]] = True
+    return pc.if_else(pa.array(incomplete), pa.nulls(len(arr), arr.type), arr)
+
+
+def _cast(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """Return ``batch`` with the result schema (types converted, geometry values checked)."""
+    arrays = []
+    for arr, field in zip(batch.columns, schema, strict=True):
+        if _xtype(field) in GEOMETRY_TYPES and _is_list(arr.type):
+            arr = _null_if_incomplete(arr)
+        arrays.append(arr if arr.type == field.type else arr.cast(field.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
 def column_infos(result: QueryResult) -> tuple[ColumnInfo, ...]:

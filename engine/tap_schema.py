@@ -76,11 +76,13 @@ def adql_name(name: str) -> str:
     return name
 
 
-_GEOMETRY_ARRAYSIZE = {"point": "2", "circle": "3", "polygon": "*"}
-
-
 def votable_type(arrow_type: str, xtype: str | None = None) -> tuple[str, str | None, str | None]:
     """Return ``(datatype, arraysize, xtype)`` for an Arrow type written as text.
+
+    The array size follows the Arrow type alone (a fixed-size list is a fixed array, any
+    other list is ``*``), because the writers lay out the bytes by that type: a geometry
+    result gets its fixed-size type where the result schema is made
+    (:data:`engine.result.GEOMETRY_TYPES`).
 
     Examples
     --------
@@ -92,6 +94,8 @@ def votable_type(arrow_type: str, xtype: str | None = None) -> tuple[str, str | 
     ('char', '*', 'timestamp')
     >>> votable_type("fixed_size_list<item: double>[2]", "point")
     ('double', '2', 'point')
+    >>> votable_type("list<item: double>", "polygon")
+    ('double', '*', 'polygon')
     """
     text = arrow_type.strip().lower()
     if text in _SCALAR_TYPES:
@@ -106,8 +110,6 @@ def votable_type(arrow_type: str, xtype: str | None = None) -> tuple[str, str | 
         size = "*"
         if text.startswith("fixed_size_list") and text.endswith("]"):
             size = text[text.rindex("[") + 1 : -1]
-        if xtype in _GEOMETRY_ARRAYSIZE:
-            size = _GEOMETRY_ARRAYSIZE[xtype]
         return base, size, xtype
     return "char", "*", xtype
 

@@ -34,7 +34,6 @@ def add_query_arguments(parser: argparse.ArgumentParser) -> None:
 def run_query(args: argparse.Namespace) -> int:
     """Run ``query``: rows go to stdout or ``--output``; errors and warnings to stderr."""
     from engine.api import Engine
-    from qserv_access.local import result_schema
 
     if not Path(args.data_dir).is_dir():
         sys.stderr.write(f"qserv-access query: error: data directory {args.data_dir} does not "
@@ -51,7 +50,7 @@ def run_query(args: argparse.Namespace) -> int:
             return 2
         result = engine.query(args.adql, maxrec=args.maxrec, timeout_s=args.timeout_s)
         with _open_output(args.output, binary=args.format in ("parquet", "votable")) as out:
-            WRITERS[args.format](result_schema(result), result.batches(), out)
+            WRITERS[args.format](result.schema, result.batches(), out)
         if result.overflow:
             sys.stderr.write(f"qserv-access query: warning: the result was cut at "
                              f"--maxrec {args.maxrec} rows; raise it or add constraints.\n")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from engine.api import Engine, EngineOptions, QueryResult
 from engine.catalog import TableManifest
@@ -36,7 +37,7 @@ from qserv_access.errors import (
 from qserv_access.jobs import Job, JobPhase, JobProgress
 
 if TYPE_CHECKING:
-    from astropy.table import Table
+    from astropy.table import Column, Table
 
 __all__ = ["LocalCatalog", "LocalJob", "arrow_to_astropy", "astropy_to_arrow", "ingest"]
 
@@ -58,30 +59,50 @@ def translated_errors() -> Iterator[None]:
 
 def arrow_to_astropy(table: pa.Table) -> Table:
     """Return an astropy Table with units, and UCDs/descriptions in each column's meta."""
-    from astropy import units as u
-    from astropy.table import Column, MaskedColumn, Table
+    from astropy.table import Table
 
     out = Table()
     for field, chunked in zip(table.schema, table.columns, strict=True):
         meta = {k.decode(): v.decode() for k, v in (field.metadata or {}).items()}
         array = chunked.combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
-        values = np.asarray(array.to_numpy(zero_copy_only=False))
-        if (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)) \
-                and not array.null_count:
-            values = values.astype(str)  # a str column, as a VOTable char field would be
-        if array.null_count:
-            mask = np.asarray(array.is_null().to_numpy(zero_copy_only=False))
-            if values.dtype.kind == "f":
-                values = np.where(mask, np.nan, values)
-            column: Column = MaskedColumn(values, name=field.name, mask=mask)
-        else:
-            column = Column(values, name=field.name)
-        if meta.get("unit"):
-            column.unit = u.Unit(meta["unit"], parse_strict="silent")
-        column.description = meta.get("description") or None
-        column.meta.update({k: v for k, v in meta.items() if k in ("ucd", "xtype") and v})
+        column = _astropy_column(field.name, array)
+        _describe(column, meta)
         out.add_column(column)
     return out
+
+
+def _astropy_column(name: str, array: pa.Array) -> Column:
+    from astropy.table import Column, MaskedColumn
+
+    if pa.types.is_fixed_size_list(array.type):
+        # A point or circle: one row of doubles per value, as a VOTable reader gives.
+        size = array.type.list_size
+        filled = array.fill_null(pa.scalar([None] * size, array.type)) if array.null_count \
+            else array
+        flat = pc.list_flatten(filled).cast(pa.float64()).fill_null(np.nan)
+        rows = np.asarray(flat.to_numpy(zero_copy_only=False)).reshape(len(array), size)
+        null = np.asarray(array.is_null().to_numpy(zero_copy_only=False))
+        return MaskedColumn(rows, name=name, mask=np.repeat(null[:, None], size, axis=1))
+    values = np.asarray(array.to_numpy(zero_copy_only=False))
+    if (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)) \
+            and not array.null_count:
+        values = values.astype(str)  # a str column, as a VOTable char field would be
+    if array.null_count:
+        mask = np.asarray(array.is_null().to_numpy(zero_copy_only=False))
+        if values.dtype.kind == "f":
+            values = np.where(mask, np.nan, values)
+        return MaskedColumn(values, name=name, mask=mask)
+    return Column(values, name=name)
+
+
+def _describe(column: Column, meta: Mapping[str, str]) -> None:
+    """Put a result field's unit, description, UCD and xtype on an astropy column."""
+    from astropy import units as u
+
+    if meta.get("unit"):
+        column.unit = u.Unit(meta["unit"], parse_strict="silent")
+    column.description = meta.get("description") or None
+    column.meta.update({k: v for k, v in meta.items() if k in ("ucd", "xtype") and v})
 
 
 def astropy_to_arrow(table: Table) -> pa.Table:
@@ -101,36 +122,6 @@ def astropy_to_arrow(table: Table) -> pa.Table:
         arrays.append(array)
         fields.append(pa.field(name, array.type, metadata=meta))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
-
-
-def result_schema(result: QueryResult) -> pa.Schema:
-    """Return the result's schema, rebuilt from the plan when no rows came back.
-
-    The engine reports an empty schema for an empty result (its batch stream carries no
-    schema); the plan still knows the columns, so a query with no rows keeps its columns.
-    """
-    schema = result.schema
-    if len(schema) or not result.plan.columns:
-        return schema
-    fields = []
-    for col in result.plan.columns:
-        try:
-            dtype = pa.type_for_alias(col.datatype)
-        except (ValueError, KeyError):
-            dtype = pa.string()
-        meta = {k: v for k, v in (("unit", col.unit), ("ucd", col.ucd),
-                                  ("description", col.description),
-                                  ("xtype", col.xtype or "")) if v}
-        fields.append(pa.field(col.name, dtype, metadata=meta or None))
-    return pa.schema(fields)
-
-
-def read_table(result: QueryResult) -> pa.Table:
-    """Read every row of ``result`` into one Arrow table that keeps its columns when empty."""
-    table = result.to_table()
-    if table.num_columns == 0 and table.num_rows == 0:
-        return result_schema(result).empty_table()
-    return table
 
 
 def _table_info(manifest: TableManifest) -> TableInfo:
@@ -186,7 +177,7 @@ class LocalCatalog(Catalog):
         """Run ``adql_text`` here and return an astropy Table with units (see ``Catalog``)."""
         result = self._start(adql_text, maxrec, uploads)
         with translated_errors():
-            table = read_table(result)
+            table = result.to_table()
         if result.overflow:
             _overflow_warning(maxrec)
         out = arrow_to_astropy(table)
@@ -247,7 +238,7 @@ class LocalJob(Job):
             with self._lock:
                 self._phase = JobPhase.EXECUTING
             with translated_errors():
-                self._schema = result_schema(result)
+                self._schema = result.schema
                 for batch in result.batches():
                     self._batches.append(batch)
                     self._rows += batch.num_rows

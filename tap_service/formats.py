@@ -15,7 +15,13 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from tap_service.errors import InvalidRequestError
-from tap_service.votable import FieldInfo, fields_from_schema, header_xml, stream_votable
+from tap_service.votable import (
+    FieldInfo,
+    array_text,
+    fields_from_schema,
+    header_xml,
+    stream_votable,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,13 +103,12 @@ def stream_result(
 
 
 def _flatten_lists(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Turn list and timestamp columns into text so that CSV can hold them."""
+    """Turn list columns into text (as TABLEDATA writes them) so that CSV can hold them."""
     arrays = []
     for col in batch.columns:
         if pa.types.is_list(col.type) or pa.types.is_fixed_size_list(col.type) or \
                 pa.types.is_large_list(col.type):
-            col = pa.array([None if v is None else " ".join(repr(x) for x in v)
-                            for v in col.to_pylist()], pa.string())
+            col = array_text(col)
         arrays.append(col)
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
@@ -179,13 +184,28 @@ def _stream_parquet(schema: pa.Schema, fields: Sequence[FieldInfo],
     writer = pq.ParquetWriter(pa.PythonFile(sink, mode="w"), schema, compression="zstd")
     try:
         for batch in batches:
-            writer.write_batch(batch.replace_schema_metadata(meta))
+            writer.write_batch(_nan_for_null_arrays(batch).replace_schema_metadata(meta))
             chunk = sink.drain()
             if chunk:
                 yield chunk
     finally:
         writer.close()
     yield sink.drain()
+
+
+def _nan_for_null_arrays(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """A NULL fixed-size float array (a NULL point or circle) becomes an array of NaN.
+
+    That is how VOTable writes a null float array, and astropy's Parquet reader cannot
+    read a NULL fixed-size list at all (it stacks the rows into one 2-d array).
+    """
+    arrays = []
+    for col in batch.columns:
+        if pa.types.is_fixed_size_list(col.type) and col.null_count \
+                and pa.types.is_floating(col.type.value_type):
+            col = col.fill_null(pa.scalar([math.nan] * col.type.list_size, col.type))
+        arrays.append(col)
+    return pa.RecordBatch.from_arrays(arrays, schema=batch.schema)
 
 
 def _fits(schema: pa.Schema, fields: Sequence[FieldInfo],

@@ -46,27 +46,6 @@ class StartedQuery:
         return self
 
 
-def _schema_of(result: QueryResult) -> pa.Schema:
-    """The result's schema; rebuilt from the plan's columns when an empty result lost it.
-
-    A VOTable must declare its FIELDs even without rows (taplint checks zero-row results).
-    """
-    schema = result.schema
-    columns = getattr(getattr(result, "plan", None), "columns", ())
-    if len(schema) or not columns:
-        return schema
-    fields = []
-    for col in columns:
-        try:
-            dtype = pa.type_for_alias(col.datatype)
-        except (ValueError, KeyError):
-            dtype = pa.string()
-        meta = {k: v for k, v in (("unit", col.unit), ("ucd", col.ucd),
-                                  ("description", col.description), ("xtype", col.xtype)) if v}
-        fields.append(pa.field(col.name, dtype, metadata=meta or None))
-    return pa.schema(fields)
-
-
 def start_query(
     engine: Engine,
     request: QueryRequest,
@@ -87,7 +66,7 @@ def start_query(
     first = next(batches, None)
     chained = itertools.chain([first] if first is not None else [], batches)
     chunks = stream_result(
-        fmt, _schema_of(result), chained, lambda: bool(result.overflow),
+        fmt, result.schema, chained, lambda: bool(result.overflow),
         infos=[("QUERY", request.query)], catch_errors=catch_errors,
     )
     started = StartedQuery(fmt=fmt, result=result, chunks=chunks)

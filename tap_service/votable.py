@@ -250,22 +250,42 @@ def encode_binary2(batch: pa.RecordBatch, fields: Sequence[FieldInfo]) -> bytes:
 # ---------------------------------------------------------------- TABLEDATA
 
 
+def _number_text(values: pa.Array) -> pa.Array:
+    """Numbers as TABLEDATA writes them: shortest round-trip text, ``NaN``, ``+Inf``, ``-Inf``."""
+    text = values.cast(pa.string())
+    if pa.types.is_floating(values.type):
+        text = pc.if_else(pc.is_nan(values), "NaN", text)
+        text = pc.if_else(pc.is_inf(values),
+                          pc.if_else(pc.greater(values, 0), "+Inf", "-Inf"), text)
+    return text
+
+
+def array_text(arr: pa.Array) -> pa.Array:
+    """One cell per array value, its numbers separated by blanks; a NULL value is empty."""
+    if pa.types.is_fixed_size_list(arr.type) or pa.types.is_large_list(arr.type):
+        arr = arr.cast(pa.list_(arr.type.value_type))
+    offsets = np.asarray(arr.offsets, dtype=np.int32)
+    items = arr.values.slice(offsets[0], offsets[-1] - offsets[0])
+    # A NULL inside an array has no TABLEDATA form: NaN as in BINARY2 (0 for integers).
+    text = _number_text(items).fill_null("NaN" if pa.types.is_floating(items.type) else "0")
+    lists = pa.ListArray.from_arrays(pa.array(offsets - offsets[0]), text,
+                                     mask=arr.is_null() if arr.null_count else None)
+    return pc.binary_join(lists, " ")
+
+
 def _td_strings(arr: pa.Array, f: FieldInfo) -> pa.Array:
     arr = _normalise(arr, f)
     if f.datatype == "boolean":
         return pc.if_else(arr, "T", "F")
     if f.arraysize and f.datatype != "char":
-        return pa.array(
-            [None if v is None else " ".join(repr(x) for x in v) for v in arr.to_pylist()],
-            pa.string(),
-        )
+        return array_text(arr)
     if f.datatype == "char":
         if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):
             arr = arr.cast(pa.string())
         arr = pc.replace_substring(arr, "&", "&amp;")
         arr = pc.replace_substring(arr, "<", "&lt;")
         return pc.replace_substring(arr, ">", "&gt;")
-    return arr.cast(pa.string())
+    return _number_text(arr)
 
 
 def encode_tabledata(batch: pa.RecordBatch, fields: Sequence[FieldInfo]) -> str:

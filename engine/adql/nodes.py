@@ -28,6 +28,8 @@ other node. Attributes, for pattern matching by the planner:
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from sqlglot import exp
 
 
@@ -171,6 +173,51 @@ def geometry_xtype(expr: exp.Expr) -> str | None:
     if isinstance(expr, (Polygon, Box)):
         return "polygon"
     return None
+
+
+class ValueMetadata(NamedTuple):
+    """What an output expression says about its values: DALI xtype, VOUnit and UCD."""
+
+    xtype: str | None = None
+    unit: str = ""
+    ucd: str = ""
+
+
+_GEOMETRY_UCD = {"point": "pos.eq", "circle": "pos.outline", "polygon": "pos.outline"}
+
+
+def value_metadata(expr: exp.Expr) -> ValueMetadata:
+    """Return the xtype, unit and UCD of a computed output expression (ADQL geometry).
+
+    Geometry values are in degrees (ICRS); ``DISTANCE``, ``COORD1`` and ``COORD2`` give
+    degrees, ``AREA`` square degrees, and ``IN_UNIT(x, 'u')`` the unit ``u``. Anything
+    else (arithmetic, other functions) has no known unit.
+
+    Examples
+    --------
+    >>> one, two = exp.Literal.number(1), exp.Literal.number(2)
+    >>> value_metadata(Point(this=one, expression=two))
+    ValueMetadata(xtype='point', unit='deg', ucd='pos.eq')
+    >>> value_metadata(Area(this=Circle(this=Point(this=one, expression=two), expression=one)))
+    ValueMetadata(xtype=None, unit='deg**2', ucd='phys.angArea')
+    """
+    while isinstance(expr, (exp.Alias, exp.Paren)):
+        expr = expr.this
+    xtype = geometry_xtype(expr)
+    if xtype is not None:
+        return ValueMetadata(xtype, "deg", _GEOMETRY_UCD[xtype])
+    if isinstance(expr, Distance):
+        return ValueMetadata(unit="deg", ucd="pos.angDistance")
+    if isinstance(expr, Coord1):
+        return ValueMetadata(unit="deg", ucd="pos.eq.ra")
+    if isinstance(expr, Coord2):
+        return ValueMetadata(unit="deg", ucd="pos.eq.dec")
+    if isinstance(expr, Area):
+        return ValueMetadata(unit="deg**2", ucd="phys.angArea")
+    if isinstance(expr, InUnit) and isinstance(expr.expression, exp.Literal) \
+            and expr.expression.is_string:
+        return ValueMetadata(unit=expr.expression.this)
+    return ValueMetadata()
 
 
 def constant_value(expr: exp.Expr | None) -> float | None:

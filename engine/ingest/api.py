@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from engine.catalog import (
     require_table,
 )
 from engine.errors import IngestError
-from engine.ingest import hats_layout, pipeline, txn
+from engine.ingest import hats_layout, pipeline, space, txn
 from engine.ingest.metadata import build_columns, read_felis_table, schema_with_metadata
 from engine.ingest.partitioning import (
     DEFAULT_MAX_ROWS_PER_PARTITION,
@@ -127,7 +128,12 @@ def ingest_files(
     Raises
     ------
     IngestError
-        Bad input or arguments; nothing published was changed.
+        Bad input or arguments, or a disk too small or full; nothing published was changed.
+
+    Notes
+    -----
+    Ingests into one table run one at a time: a second one waits for the first to
+    publish (saying so on stderr), then adds its rows to that version.
     """
     data_dir = Path(data_dir)
     name = _check_table_name(table)
@@ -142,18 +148,34 @@ def ingest_files(
     spec = _Spec(name, kind, ra, dec, id_column, director.lower() if director else None,
                  director_key, margin_arcsec if kind is TableKind.POSITIONAL else 0.0,
                  max_rows_per_partition, allow_orphans)
-    old = read_table(data_dir, name)
-    if old is not None and old.manifest.kind is not kind:
-        raise IngestError(f"Table '{name}' exists as a {old.manifest.kind} table; cannot append "
-                          f"{kind} data to it (check --ra/--dec/--director).")
     new_files = [str(Path(f)) for f in files]
-    tx = txn.begin(data_dir, name)
-    try:
-        manifest = _ingest(data_dir, spec, new_files, old, tx, schema_yaml, workers, progress)
-    except BaseException:
-        txn.abort(tx)
-        raise
-    return manifest
+    # One writer per table from reading the version it appends to until publishing its own:
+    # two ingests at once would otherwise both build on the same version, and the last one
+    # published would drop the other's rows.
+    with txn.table_lock(data_dir, name, on_wait=_tell):
+        old = read_table(data_dir, name)
+        if old is not None and old.manifest.kind is not kind:
+            raise IngestError(f"Table '{name}' exists as a {old.manifest.kind} table; cannot "
+                              f"append {kind} data to it (check --ra/--dec/--director).")
+        room = space.check_room(data_dir, new_files, pipeline.old_inputs(old),
+                                spill=kind is not TableKind.REGULAR)
+        tx = None
+        try:
+            tx = txn.begin(data_dir, name)
+            return _ingest(data_dir, spec, new_files, old, tx, schema_yaml, workers, progress)
+        except BaseException as exc:
+            if tx is not None:
+                txn.abort(tx)
+            if space.is_disk_full(exc):
+                raise space.disk_full_error(room) from exc
+            raise
+
+
+def _tell(message: str) -> None:
+    """Say on stderr (where the progress bar goes) why an ingest is not progressing."""
+    _log.info(message)
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
 
 
 def _required(spec: _Spec) -> dict[str, str]:
@@ -202,7 +224,7 @@ def _ingest(
         extra={**manifest.extra, "ingest_seconds": round(time.monotonic() - start, 3)},
     )
     (out / MANIFEST_NAME).write_text(manifest.to_json())
-    txn.commit(data_dir, spec.table, out, tx)
+    txn.commit(data_dir, spec.table, out, tx, base_version=old.manifest.version if old else None)
     return manifest
 
 
@@ -374,17 +396,19 @@ def attach_hats(data_dir: str | Path, table: str, hats_dir: str | Path) -> Table
 
     data_dir = Path(data_dir)
     name = _check_table_name(table)
-    old = read_table(data_dir, name)
     manifest = attached_manifest(name, Path(hats_dir).resolve())
-    manifest = dataclasses.replace(manifest, version=old.manifest.version + 1 if old else 1,
-                                   created=datetime.now(UTC).isoformat(timespec="seconds"))
-    tx = txn.begin(data_dir, name)
-    try:
-        out = tx / "out"
-        out.mkdir()
-        (out / MANIFEST_NAME).write_text(manifest.to_json())
-        txn.commit(data_dir, name, out, tx)
-    except BaseException:
-        txn.abort(tx)
-        raise
+    with txn.table_lock(data_dir, name, on_wait=_tell):
+        old = read_table(data_dir, name)
+        manifest = dataclasses.replace(manifest, version=old.manifest.version + 1 if old else 1,
+                                       created=datetime.now(UTC).isoformat(timespec="seconds"))
+        tx = txn.begin(data_dir, name)
+        try:
+            out = tx / "out"
+            out.mkdir()
+            (out / MANIFEST_NAME).write_text(manifest.to_json())
+            txn.commit(data_dir, name, out, tx,
+                       base_version=old.manifest.version if old else None)
+        except BaseException:
+            txn.abort(tx)
+            raise
     return manifest

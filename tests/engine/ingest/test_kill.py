@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from engine.catalog import read_table
 from tests.support.small_sky import make_small_sky
@@ -96,3 +97,27 @@ def test_cli_reports_user_errors_without_traceback(tmp_path):
     assert "Traceback" not in done.stderr
     assert "no column 'rra'" in done.stderr
     assert "Did you mean 'ra'" in done.stderr
+
+
+def test_publish_refuses_when_another_writer_published_since(tmp_path):
+    """The optimistic check behind the lock: a version built on a stale base is not published."""
+    from engine.errors import IngestError
+    from engine.ingest import txn
+
+    data = tmp_path / "data"
+    small = make_small_sky(tmp_path / "small.parquet", n=300)
+    done = subprocess.run(_cli("--data-dir", str(data), "--table", "t.obj", "--ra", "ra",
+                               "--dec", "dec", "--workers", "1", "--no-progress", str(small)),
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    published = _digest(data / "tables")
+    tx = txn.begin(data, "t.obj")
+    out = tx / "out"
+    out.mkdir()
+    (out / "table.json").write_text("{}")
+    try:
+        with pytest.raises(IngestError, match=r"changed by another writer.*nothing was published"):
+            txn.commit(data, "t.obj", out, tx, base_version=None)  # built as if it were new
+    finally:
+        txn.abort(tx)
+    assert _digest(data / "tables") == published

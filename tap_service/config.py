@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_SECONDS = re.compile(r"\s*[+-]?[0-9]+(\.[0-9]*)?\s*")
+"""A plain number of seconds, as an environment variable gives it (``QSA_TAP_SYNC_TIMEOUT=30``)."""
+
+
+def _seconds_to_float(value: object) -> object:
+    """Let a string of seconds through as a number (pydantic reads strings as ISO 8601 only)."""
+    if isinstance(value, str) and _SECONDS.fullmatch(value):
+        return float(value)
+    return value
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("give a positive duration: seconds (30) or ISO 8601 (PT30S)")
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_seconds_to_float), AfterValidator(_positive)]
+"""A positive duration given in seconds (``30``, ``0.5``) or ISO 8601 (``PT1H``, ``P7D``)."""
 
 
 class TapSettings(BaseSettings):
@@ -34,34 +56,48 @@ class TapSettings(BaseSettings):
     )
     default_maxrec: int = Field(100_000, description="MAXREC when the request gives none.", ge=0)
     hard_maxrec: int = Field(10_000_000, description="Largest MAXREC accepted.", ge=1)
-    sync_timeout: timedelta = Field(
+    sync_timeout: Duration = Field(
         timedelta(seconds=600), description="Time limit of a synchronous query."
     )
-    default_execution_duration: timedelta = Field(
+    default_execution_duration: Duration = Field(
         timedelta(hours=1), description="Execution duration given to new async jobs."
     )
-    max_execution_duration: timedelta = Field(
+    max_execution_duration: Duration = Field(
         timedelta(hours=4), description="Largest execution duration a client may ask for."
     )
-    default_destruction: timedelta = Field(
+    default_destruction: Duration = Field(
         timedelta(days=7), description="Time from creation to the destruction of an async job."
     )
-    max_destruction: timedelta = Field(
+    max_destruction: Duration = Field(
         timedelta(days=30), description="Latest destruction time a client may ask for."
     )
     max_running_jobs: int = Field(4, description="Async jobs executing at once, overall.", ge=1)
     max_running_jobs_per_owner: int = Field(
         2, description="Async jobs executing at once for one owner.", ge=1
     )
-    cleanup_interval: timedelta = Field(
+    cleanup_interval: Duration = Field(
         timedelta(minutes=5), description="How often expired jobs and results are deleted."
     )
     upload_max_bytes: int = Field(
-        20_000_000, description="Largest uploaded table file, in bytes.", ge=1
+        20_000_000,
+        description="Largest size of the tables uploaded with one request, together, in bytes; "
+        "reading stops at the first byte over it (HTTP 413).",
+        ge=1,
     )
     upload_max_rows: int = Field(1_000_000, description="Largest uploaded table, in rows.", ge=1)
     upload_allow_urls: bool = Field(
         False, description="Allow UPLOAD=name,http(s)://… (the service fetches the URL)."
+    )
+    form_max_bytes: int = Field(
+        16_000_000,
+        description="Largest size of a request's parameters other than uploaded tables, as "
+        "sent (percent-escapes count), in bytes; room for the engine's 1,000,000-character "
+        "query even when every character is escaped (HTTP 413 beyond).",
+        ge=1024,
+    )
+    form_max_fields: int = Field(
+        1000, description="Most parameters (and uploaded files) in one request (HTTP 400 beyond).",
+        ge=10,
     )
     engine_threads: int | None = Field(
         None, description="Threads of the in-process engine; None lets the engine choose."

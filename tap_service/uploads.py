@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from tap_service.errors import UploadError
+from tap_service.errors import PayloadTooLargeError, UploadError
 from tap_service.params import RequestParams
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -60,8 +60,8 @@ async def read_uploads(params: RequestParams, spec: str | None, *, max_bytes: in
         else:
             raise UploadError(f"UPLOAD '{name}': unsupported URI '{uri}'; use param:part.")
         if len(data) > max_bytes:
-            raise UploadError(
-                f"Uploaded table '{name}' exceeds the limit of {max_bytes} bytes."
+            raise PayloadTooLargeError(
+                f"Uploaded table '{name}' exceeds the service's limit of {max_bytes} bytes."
             )
         table = parse_table(data, name)
         if table.num_rows > max_rows:
@@ -89,18 +89,53 @@ async def _fetch(url: str, max_bytes: int) -> bytes:
 
 
 def parse_table(data: bytes, name: str) -> pa.Table:
-    """Read a VOTable (anything starting with '<') or a CSV table with a header line."""
+    """Read a VOTable (anything starting with '<') or a CSV table with a header line.
+
+    Raises
+    ------
+    UploadError
+        The data is neither format, or its column names cannot be told apart in ADQL.
+    """
     head = data.lstrip()[:1]
     try:
-        if head == b"<":
-            return _votable_to_arrow(data)
-        return pacsv.read_csv(io.BytesIO(data))
+        table = _votable_to_arrow(data) if head == b"<" else pacsv.read_csv(io.BytesIO(data))
     except UploadError:
         raise
     except Exception as exc:
         raise UploadError(
             f"Uploaded table '{name}' is neither a readable VOTable nor a CSV file: {exc}"
         ) from exc
+    check_column_names(table.column_names, name)
+    return table
+
+
+def check_column_names(columns: list[str], name: str) -> None:
+    """Refuse columns a query could not address one by one.
+
+    ADQL names are case-insensitive unless quoted, so ``a`` and ``A`` would be one column
+    to the query and the engine would read either; an empty name cannot be written at all.
+
+    Raises
+    ------
+    UploadError
+        A column has no name, or two names differ at most in case.
+    """
+    unnamed = [i + 1 for i, column in enumerate(columns) if not column.strip()]
+    if unnamed:
+        raise UploadError(
+            f"Uploaded table '{name}' has columns without a name (column "
+            f"{', '.join(map(str, unnamed))}); give every column a name in the header."
+        )
+    seen: dict[str, str] = {}
+    for column in columns:
+        first = seen.get(column.lower())
+        seen.setdefault(column.lower(), column)
+        if first is not None:
+            same = "the same name" if first == column else "names that differ only in case"
+            raise UploadError(
+                f"Uploaded table '{name}' has {same}, '{first}' and '{column}'; ADQL names "
+                "are case-insensitive, so rename one of them."
+            )
 
 
 def _votable_to_arrow(data: bytes) -> pa.Table:

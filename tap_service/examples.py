@@ -70,6 +70,6 @@ def examples_xhtml(manifests: Sequence[TableManifest]) -> str:
         '"http://www.w3.org/MarkUp/DTD/xhtml-rdfa-2.dtd">\n'
         '<html xmlns="http://www.w3.org/1999/xhtml" version="XHTML+RDFa 1.1">\n'
         "<head><title>Example queries</title></head>\n"
-        '<body vocab="ivo://ivoa.net/std/DALI-examples">\n<h1>Example queries</h1>\n'
+        '<body vocab="http://www.ivoa.net/rdf/examples#">\n<h1>Example queries</h1>\n'
         f"{body}</body>\n</html>\n"
     )

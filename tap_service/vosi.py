@@ -64,9 +64,11 @@ def capabilities_xml(settings: TapSettings, base_url: str) -> str:
         f"{features}</language>"
         f"{formats}"
         f'<uploadMethod ivo-id="{TAPREGEXT}#upload-inline"/>'
-        # TAP 1.1 makes upload-http mandatory for a service taking uploads; it is declared
-        # always, and refused with a clear message unless upload_allow_urls is set.
-        f'<uploadMethod ivo-id="{TAPREGEXT}#upload-http"/>'
+        # URL uploads make the service fetch what a client names: declared only where the
+        # operator has turned them on, since a client that reads the declaration relies on it.
+        + (f'<uploadMethod ivo-id="{TAPREGEXT}#upload-http"/>'
+           f'<uploadMethod ivo-id="{TAPREGEXT}#upload-https"/>'
+           if settings.upload_allow_urls else "")
         + _limit("retentionPeriod", rp_default, rp_hard)
         + _limit("executionDuration", ed_default, ed_hard)
         + _limit("outputLimit", settings.default_maxrec, settings.hard_maxrec, "row")

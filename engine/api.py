@@ -129,27 +129,28 @@ class Engine:
         self._refresh()
         return catalog.require_table(self.data_dir, name).manifest
 
-    def _lookup_ids(self, table: PublishedTable, ids: list[int | str]) -> list[int]:
+    def _lookup_ids(self, table: PublishedTable, ids: list[int | str]) -> list[int] | None:
+        """Return the ``_healpix_29`` of the rows whose id (``table``'s id column) is in ``ids``.
+
+        The values are where those rows and their child rows are stored. None when the
+        index cannot answer (no index, or ids of another type): the caller then prunes
+        nothing, which is slower but never wrong.
+        """
         manifest = table.manifest
-        if manifest.id_index is None:
-            if manifest.director:
-                director = self._tables.get(manifest.director)
-                if director is not None:
-                    return self._lookup_ids(director, ids)
-            return [-1]
+        if manifest.id_index is None or manifest.id_column is None:
+            return None
         assert self._con is not None
         cursor = self._con.cursor()
         try:
-            path = str(table.resolve(manifest.id_index))
-            id_col = manifest.id_column or manifest.director_key or "id"
             rows = cursor.execute(
-                f'SELECT "_healpix_29" FROM read_parquet($path) WHERE "{id_col}" IN '
-                "(SELECT UNNEST($ids))", {"path": path, "ids": ids}).fetchall()
+                f'SELECT "_healpix_29" FROM read_parquet($path) WHERE "{manifest.id_column}" IN '
+                "(SELECT UNNEST($ids))",
+                {"path": str(table.resolve(manifest.id_index)), "ids": ids}).fetchall()
         except duckdb.Error:
-            return [-1]
+            return None
         finally:
             cursor.close()
-        return sorted({int(r[0]) for r in rows}) or [-1]
+        return sorted({int(r[0]) for r in rows})
 
     # -- queries ------------------------------------------------------------------
     def plan(self, adql: str, *, maxrec: int | None = None,

@@ -95,6 +95,11 @@ class TableManifest:
     id_column: str | None = None
     director: str | None = None
     director_key: str | None = None
+    director_offset_arcsec: float | None = None
+    """A child with its own positions is placed with its director rows (its ``_healpix_29``
+    is the director's): the largest distance of a row's own position from there, so that a
+    region on the child's positions, grown by this much, finds every chunk holding a match.
+    None when the child has no positions or was ingested before this was recorded."""
     margin_arcsec: float = 0.0
     partitions: tuple[Partition, ...] = ()
     regular_files: tuple[str, ...] = ()

@@ -107,7 +107,10 @@ class _Ref:
     alias: str
     prunable: bool
     region: Region | None = None
-    ids: list[int | str] | None = None
+    """The region the reference's own positions are restricted to."""
+    id_lookups: list[tuple[PublishedTable, list[int | str]]] = field(default_factory=list)
+    """Id values the reference is restricted to, each with the table whose id index maps
+    them to places (the table itself, or a child's director for its director key)."""
 
 
 def _key(table: exp.Table) -> tuple[str, str, str]:
@@ -119,7 +122,7 @@ class Planner:
 
     def __init__(self, tables: Mapping[str, PublishedTable],
                  memory_tables: Mapping[str, tuple[pa.Table, tuple[ColumnInfo, ...]]],
-                 id_lookup: Callable[[PublishedTable, list[int | str]], list[int]],
+                 id_lookup: Callable[[PublishedTable, list[int | str]], list[int] | None],
                  options: PlanOptions | None = None) -> None:
         self.tables = tables
         self.memory_tables = memory_tables
@@ -222,10 +225,27 @@ class Planner:
                 cols = constraints.PositionColumns(
                     is_ra=matcher(manifest.ra_column), is_dec=matcher(manifest.dec_column))
                 ref.region = constraints.region_constraint(predicates, cols)
-            id_col = manifest.id_column if manifest.kind == TableKind.POSITIONAL else (
-                manifest.director_key)
-            if id_col:
-                ref.ids = constraints.id_constraint(predicates, matcher(id_col))
+            for indexed, column in self._indexed_keys(ref.source):
+                values = constraints.id_constraint(predicates, matcher(column))
+                if values is not None:
+                    ref.id_lookups.append((indexed, values))
+
+    def _indexed_keys(self, source: TableSource) -> list[tuple[PublishedTable, str]]:
+        """Columns of a table whose values an id index places: (indexed table, column).
+
+        A table's own id is in its own index; a child's director key holds its director's
+        ids, placed by the director's index (a child row lives with its director row).
+        """
+        manifest = source.manifest
+        assert manifest is not None and source.published is not None
+        keys = []
+        if manifest.id_column and manifest.id_index:
+            keys.append((source.published, manifest.id_column))
+        director = self.tables.get(manifest.director or "")
+        if (manifest.kind == TableKind.CHILD and manifest.director_key and director is not None
+                and director.manifest.id_index):
+            keys.append((director, manifest.director_key))
+        return keys
 
     def _chunks_of(self, ref: _Ref) -> tuple[list[Partition], list[tuple[int, int]] | None]:
         """Return the partitions a reference must read and the index ranges to keep."""
@@ -233,13 +253,16 @@ class Planner:
         assert manifest is not None and ref.source.published is not None
         parts = list(manifest.partitions)
         ranges: list[tuple[int, int]] | None = None
-        if ref.region is not None:
+        placement = _placement_region(ref)
+        if placement is not None:
             order = max((p.order for p in parts), default=0)
-            cov_order, pixels = ref.region.coverage(order)
+            cov_order, pixels = placement.coverage(order)
             parts = [p for p in parts if overlaps(cov_order, pixels, p.order, p.ipix)]
-            ranges = _bounded_ranges(ref.region)
-        if ref.ids is not None:
-            index_values = self.id_lookup(ref.source.published, ref.ids)
+            ranges = _bounded_ranges(placement)
+        for indexed, ids in ref.id_lookups:
+            index_values = self.id_lookup(indexed, ids)
+            if index_values is None:
+                continue
             wanted = set()
             for value in index_values:
                 for p in parts:
@@ -332,7 +355,8 @@ class Planner:
         by_key = {_key(r.node): r for r in refs if r.source.partitioned}
         chunks: list[tuple[int, int]] = []
         chosen: dict[tuple[str, str, str], tuple[list[Partition], list[tuple[int, int]] | None]]
-        chosen = {k: self._chunks_of(r) for k, r in by_key.items() if r.region or r.ids}
+        chosen = {k: self._chunks_of(r) for k, r in by_key.items()
+                  if r.region or r.id_lookups}
 
         def bind(table: exp.Table) -> exp.Expr:
             source = sources[_key(table)]
@@ -353,6 +377,21 @@ class Planner:
         task = ChunkTask(sql=sql, chunks=tuple(chunks), memory_tables=_memory_names(duck, sources))
         return QueryPlan(mode="single", tasks=(task,), merge_sql=None, chunks_total=total,
                          **plan_args)  # type: ignore[arg-type]
+
+
+def _placement_region(ref: _Ref) -> Region | None:
+    """The region holding the ``_healpix_29`` of every row of ``ref`` its region admits.
+
+    A positional table is placed by its own positions. A child is placed with its director
+    rows, up to ``director_offset_arcsec`` away from its own positions: its region is grown
+    by that much (and gives no pruning when the offset is unknown).
+    """
+    manifest = ref.source.manifest
+    if ref.region is None or manifest is None or manifest.kind != TableKind.CHILD:
+        return ref.region
+    if manifest.director_offset_arcsec is None:
+        return None
+    return ref.region.expanded(manifest.director_offset_arcsec / 3600.0)
 
 
 def dec_band(ref: _Ref) -> tuple[str, float, float] | None:

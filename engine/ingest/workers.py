@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import healpy as hp
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,8 +24,15 @@ import pyarrow.parquet as pq
 
 from engine.errors import IngestError
 from engine.ingest.readers import iter_batches
-from engine.sky.healpix import SPATIAL_INDEX_COLUMN, pixel_range, spatial_index, to_order
+from engine.sky.healpix import (
+    SPATIAL_INDEX_COLUMN,
+    SPATIAL_INDEX_ORDER,
+    pixel_range,
+    spatial_index,
+    to_order,
+)
 from engine.sky.margins import PartitionMap, margin_targets
+from engine.sky.regions import angular_distance_deg
 
 SPILL_ROWS = 1_000_000
 """Rows buffered before a sorted spill is written (bounds a worker's memory)."""
@@ -102,6 +110,9 @@ class SpillResult:
     size: int = 0
     orphans: int = 0
     orphan_examples: list[str] = field(default_factory=list)
+    director_offset_deg: float = 0.0
+    """Child rows with their own positions: the largest distance of a row's position from
+    the position of the director row it is placed with (its ``_healpix_29``)."""
 
 
 def sha256_file(path: str) -> tuple[str, int]:
@@ -168,6 +179,16 @@ def _director_lookup(job: SpillJob, keys: pa.Array, offset: int,
     return (hpix[pos_c] if len(ids) else np.zeros(len(values), np.int64)), found
 
 
+def _director_offset_deg(job: SpillJob, batch: pa.RecordBatch, hpix: np.ndarray) -> float:
+    """Return the largest distance (deg) between child rows and the director pixels they
+    are placed in (order-29 pixel centres, within a milliarcsecond of the director rows)."""
+    assert job.ra is not None and job.dec is not None
+    ra = np.asarray(batch.column(job.ra).to_numpy(zero_copy_only=False), dtype=np.float64)
+    dec = np.asarray(batch.column(job.dec).to_numpy(zero_copy_only=False), dtype=np.float64)
+    d_ra, d_dec = hp.pix2ang(1 << SPATIAL_INDEX_ORDER, hpix, nest=True, lonlat=True)
+    return float(angular_distance_deg(ra, dec, d_ra, d_dec).max())
+
+
 def spill_file(job: SpillJob) -> SpillResult:
     """Run pass 1 on one file (see module docstring)."""
     _release_memory_promptly()
@@ -192,10 +213,15 @@ def spill_file(job: SpillJob) -> SpillResult:
             raise IngestError(f"{job.path}: rows {offset + 1}-{offset + batch.num_rows} do not "
                               f"match the types of the first file: {exc}") from exc
         if index is not None:
+            if job.ra and job.dec:
+                _positions(job, batch, offset)  # validate the child's own positions
             hpix, found = _director_lookup(job, batch.column(job.director_key), offset, index,
                                            result)
             if not found.all():
                 batch, hpix = batch.filter(pa.array(found)), hpix[found]
+            if job.ra and job.dec and len(hpix):
+                result.director_offset_deg = max(result.director_offset_deg,
+                                                 _director_offset_deg(job, batch, hpix))
         else:
             hpix = _positions(job, batch, offset)
         pix, counts = np.unique(to_order(hpix, job.hist_order), return_counts=True)

@@ -95,6 +95,17 @@ POLE = "CONTAINS(POINT(ra, dec), CIRCLE(0.0, 90.0, 1.0)) = 1"
 EMPTY = "CONTAINS(POINT(ra, dec), CIRCLE(200.0, -30.0, 0.00001)) = 1"
 ALL_IDS = "1000, 1007, 2470, 4004, 14993, 5, 999999"
 
+SRC_PINNED = {
+    1021: (0.0011, 0.0),       # object at ra 359.9999999 on the equator: across the seam
+    1035: (0.0003, -45.0),     # object at ra 359.999: across the seam
+    1000: (45.0, 89.999),      # object on the north pole
+    1014: (300.0, 89.9992),    # object 0.036 arcsec from the pole: across it
+    1007: (200.0, -89.9989),   # object on the south pole
+}
+"""objectId -> (ra, dec) of the first row of ``sky.src`` for that object, 3-4 arcsec from
+it and in another ``_healpix_29`` range (often another chunk): a small cone around the
+source must find it although its object, where it is stored, lies outside the cone."""
+
 
 def _cone(form: str, ra: float, dec: float, r: float) -> str:
     return CONE_FORMS[form].format(ra=ra, dec=dec, r=r)
@@ -213,6 +224,79 @@ def id_cases() -> list[Case]:
              "ON o.id = s.object_id WHERE o.id IN (1000, 1007) GROUP BY o.id"),
         Case("other-id", "SELECT id, ra FROM sky.other WHERE id = 5001000"),
     ]
+
+
+SRC_JOIN = "sky.object o JOIN sky.src s ON o.id = s.objectId"
+
+
+def src_cases() -> list[Case]:
+    """A child with its own positions: lookups by director key and own id, joins, cones."""
+    cases = [
+        Case("src-key-eq", "SELECT sourceId, objectId, ra, dec FROM sky.src WHERE objectId = 1000"),
+        Case("src-key-eq-seam", "SELECT * FROM sky.src WHERE objectId = 1021"),
+        Case("src-key-eq-reversed", "SELECT sourceId FROM sky.src WHERE 1007 = objectId"),
+        Case("src-key-in", f"SELECT sourceId, mjd FROM sky.src WHERE objectId IN ({ALL_IDS})"),
+        Case("src-key-or", "SELECT sourceId FROM sky.src WHERE objectId = 1014 OR objectId = 2470"),
+        Case("src-key-missing", "SELECT sourceId FROM sky.src WHERE objectId = 5"),
+        Case("src-key-count", "SELECT COUNT(*) AS n, AVG(psfFlux) AS f FROM sky.src "
+             f"WHERE objectId IN ({ALL_IDS})"),
+        Case("src-light-curve", "SELECT mjd, psfFlux FROM sky.src WHERE objectId = 1035 "
+             "ORDER BY mjd", True),
+        Case("src-own-id", "SELECT * FROM sky.src WHERE sourceId = 2000000010"),
+        Case("src-own-id-in", "SELECT sourceId, objectId FROM sky.src WHERE sourceId IN "
+             "(2000000000, 2000000004, 2000005999, 7)"),
+        Case("src-own-id-and-key", "SELECT sourceId FROM sky.src WHERE objectId = 1000 "
+             "AND sourceId = 2000000001"),
+        Case("src-own-id-and-other-key", "SELECT sourceId FROM sky.src WHERE objectId = 1000 "
+             "AND sourceId = 2000000100"),
+        Case("src-key-and-pred", "SELECT sourceId FROM sky.src WHERE objectId IN "
+             f"({ALL_IDS}) AND psfFlux > 3000"),
+        Case("src-join-director-id", f"SELECT o.id, s.sourceId FROM {SRC_JOIN} "
+             f"WHERE o.id IN ({ALL_IDS})"),
+        Case("src-join-child-key", f"SELECT o.id, s.sourceId, s.ra FROM {SRC_JOIN} "
+             "WHERE s.objectId = 1021"),
+        Case("src-join-agg", f"SELECT o.id, COUNT(*) AS n, MAX(s.mjd) AS m FROM {SRC_JOIN} "
+             f"WHERE {_qualified(CLUSTER, 'o')} GROUP BY o.id"),
+        Case("src-join-global", f"SELECT COUNT(*) AS n, SUM(s.psfFlux) AS f FROM {SRC_JOIN}"),
+        Case("src-join-left", "SELECT o.id, s.sourceId FROM sky.object o LEFT JOIN sky.src s "
+             f"ON o.id = s.objectId AND s.psfFlux > 9000 WHERE {_qualified(POLE, 'o')}"),
+        Case("src-join-cone-on-child", f"SELECT o.id, s.sourceId FROM {SRC_JOIN} "
+             f"WHERE {_qualified(SEAM, 's')}"),
+        Case("src-join-cone-both", f"SELECT o.id, s.sourceId FROM {SRC_JOIN} "
+             f"WHERE {_qualified(POLE, 's')} AND {_qualified(POLE, 'o')}"),
+        Case("src-sub-in-director", "SELECT sourceId FROM sky.src WHERE objectId IN "
+             f"(SELECT id FROM sky.object WHERE {POLE})"),
+        Case("src-neighbours-of-object", "SELECT s.sourceId, o.id FROM sky.src s JOIN "
+             "sky.object o ON DISTANCE(POINT(s.ra, s.dec), POINT(o.ra, o.dec)) < 6/3600. "
+             f"WHERE {_qualified(SEAM, 'o')}"),
+    ]
+    for cone in ("north_pole", "north_pole_tiny", "south_pole", "seam_equator", "seam_359",
+                 "seam_wide", "cluster_edge"):
+        ra, dec, r = CONES[cone]
+        cases.extend(Case(f"src-cone-{cone}-{form}", "SELECT sourceId, objectId FROM "
+                          f"sky.src WHERE {_cone(form, ra, dec, r)}")
+                     for form in ("contains_eq_1", "distance_4arg"))
+    for object_id, (ra, dec) in SRC_PINNED.items():
+        tiny = _cone("contains_eq_1", ra, dec, "1/3600.")
+        cases.append(Case(f"src-pinned-{object_id}", f"SELECT sourceId, objectId FROM sky.src "
+                          f"WHERE {tiny}"))
+        cases.append(Case(f"src-pinned-{object_id}-count", "SELECT COUNT(*) AS n FROM "
+                          f"sky.src WHERE {_cone('distance_points', ra, dec, '1.5/3600.')}"))
+        cases.append(Case(f"src-pinned-{object_id}-key", "SELECT sourceId FROM sky.src "
+                          f"WHERE objectId = {object_id} AND {tiny}"))
+        cases.append(Case(f"src-pinned-{object_id}-join", f"SELECT o.id, s.sourceId FROM "
+                          f"{SRC_JOIN} WHERE {_qualified(tiny, 's')}"))
+    cases += [
+        Case("src-box-seam", "SELECT sourceId FROM sky.src WHERE "
+             "CONTAINS(POINT(ra, dec), BOX(0.0, 0.0, 0.01, 0.01)) = 1"),
+        Case("src-polygon-pole", "SELECT sourceId FROM sky.src WHERE "
+             "1 = CONTAINS(POINT(ra, dec), POLYGON(0.0, 89.9985, 120.0, 89.9985, "
+             "240.0, 89.9985))"),
+        Case("src-or-of-cones", "SELECT sourceId FROM sky.src WHERE "
+             f"{_cone('contains_eq_1', 0.0011, 0.0, '1/3600.')} OR "
+             f"{_cone('contains_eq_1', 45.0, 89.999, '1/3600.')}"),
+    ]
+    return cases
 
 
 def order_cases() -> list[Case]:
@@ -503,7 +587,8 @@ def crossmatch_cases() -> list[Case]:
 
 def all_cases() -> list[Case]:
     """Every differential case; ids are unique."""
-    cases = (region_cases() + where_cases() + id_cases() + order_cases() + aggregate_cases()
+    cases = (region_cases() + where_cases() + id_cases() + src_cases() + order_cases()
+             + aggregate_cases()
              + join_cases() + subquery_cases() + crossmatch_cases())
     ids = [c.id for c in cases]
     assert len(ids) == len(set(ids)), "duplicate case ids"

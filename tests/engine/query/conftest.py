@@ -6,6 +6,10 @@ Tables (all in schema ``sky``):
   ``z_mag`` (NULL or NaN in some rows) and ``name`` (NULL in some rows); at most 150 rows
   per partition, so partitions come at several orders.
 - ``source``: its child table (3 sources per object), director key ``object_id``.
+- ``src``: a child with its own positions, as Rubin's Source (ingested with ``--ra --dec
+  --id sourceId --director sky.object --director-key objectId``): 3 rows per object, each
+  1-5 arcsec from it, a few pinned across the RA seam and around the poles
+  (:data:`cases.SRC_PINNED`), so its rows often lie outside their object's chunk.
 - ``other``: a second positional table, every object moved by 1-3 arcsec, at most 97 rows per
   partition so its partitioning differs from ``object``'s.
 - ``flagdefs``: a regular table, one row per flag value 0..63 (some NULL weights).
@@ -28,6 +32,7 @@ from engine.ingest.api import ingest_files
 from tests.support.sky_oracle import destination
 from tests.support.small_sky import make_small_sky, make_small_sources
 
+from .cases import SRC_PINNED
 from .oracle import open_oracle
 
 
@@ -65,6 +70,30 @@ def _others(path: Path, objects: Path) -> Path:
     return path
 
 
+def _sources_with_positions(path: Path, objects: Path) -> Path:
+    table = pq.read_table(objects, columns=["id", "ra", "dec"])
+    rng = np.random.default_rng(17)
+    per_object = 3
+    obj_id = np.repeat(table.column("id").to_numpy(), per_object)
+    n = len(obj_id)
+    ra, dec = destination(np.repeat(table.column("ra").to_numpy(), per_object),
+                          np.repeat(table.column("dec").to_numpy(), per_object),
+                          rng.uniform(0, 2 * np.pi, n), rng.uniform(1, 5, n) / 3600)
+    ra, dec = np.asarray(ra, dtype=np.float64), np.clip(np.asarray(dec, np.float64), -90, 90)
+    for object_id, (pin_ra, pin_dec) in SRC_PINNED.items():
+        first = int(np.flatnonzero(obj_id == object_id)[0])
+        ra[first], dec[first] = pin_ra, pin_dec
+    pq.write_table(pa.table({
+        "sourceId": pa.array(np.arange(n, dtype=np.int64) + 2 * 10**9),
+        "objectId": pa.array(obj_id),
+        "ra": pa.array(ra),
+        "dec": pa.array(dec),
+        "mjd": pa.array(rng.uniform(60000, 61000, n)),
+        "psfFlux": pa.array(rng.lognormal(8, 1, n).astype(np.float32)),
+    }), path)
+    return path
+
+
 def _flagdefs(path: Path) -> Path:
     flags = np.arange(64, dtype=np.int16)
     weights = pa.array([None if f % 9 == 4 else float(f) / 8 for f in flags], pa.float64())
@@ -85,6 +114,7 @@ def sky_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {
         "sky.object": objects,
         "sky.source": make_small_sources(root / "source.parquet", objects),
+        "sky.src": _sources_with_positions(root / "src.parquet", objects),
         "sky.other": _others(root / "other.parquet", objects),
         "sky.flagdefs": _flagdefs(root / "flagdefs.parquet"),
     }
@@ -92,12 +122,15 @@ def sky_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory: pytest.TempPathFactory, sky_files: dict[str, Path]) -> Path:
-    """A data directory holding the four tables."""
+    """A data directory holding the five tables."""
     data = tmp_path_factory.mktemp("data")
     ingest_files(data, "sky.object", [str(sky_files["sky.object"])], ra="ra", dec="dec",
                  id_column="id", max_rows_per_partition=150, progress=False)
     ingest_files(data, "sky.source", [str(sky_files["sky.source"])], director="sky.object",
                  director_key="object_id", progress=False)
+    ingest_files(data, "sky.src", [str(sky_files["sky.src"])], ra="ra", dec="dec",
+                 id_column="sourceId", director="sky.object", director_key="objectId",
+                 progress=False)
     ingest_files(data, "sky.other", [str(sky_files["sky.other"])], ra="ra", dec="dec",
                  id_column="id", max_rows_per_partition=97, progress=False)
     ingest_files(data, "sky.flagdefs", [str(sky_files["sky.flagdefs"])], progress=False)

@@ -75,6 +75,24 @@ class TapSettings(BaseSettings):
     max_running_jobs_per_owner: int = Field(
         2, description="Async jobs executing at once for one owner.", ge=1
     )
+    max_active_jobs_per_owner: int = Field(
+        100,
+        description="Async jobs one owner may hold PENDING, QUEUED or EXECUTING at once; "
+        "creating more is refused (HTTP 429) until some finish or are deleted.",
+        ge=1,
+    )
+    max_result_bytes: int = Field(
+        10_000_000_000,
+        description="Largest result file of one async job, in bytes; a job writing more "
+        "ends in ERROR and its partial file is removed.",
+        ge=1,
+    )
+    max_result_bytes_per_owner: int = Field(
+        20_000_000_000,
+        description="Result bytes one owner may keep stored (finished results and those "
+        "being written); new jobs are refused and running ones stop when it is reached.",
+        ge=1,
+    )
     cleanup_interval: Duration = Field(
         timedelta(minutes=5), description="How often expired jobs and results are deleted."
     )

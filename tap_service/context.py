@@ -13,6 +13,7 @@ from tap_service.auth import TokenAuth
 from tap_service.config import TapSettings
 from tap_service.examples import examples_xhtml
 from tap_service.uws.runner import JobRunner
+from tap_service.uws.service import JobService
 from tap_service.uws.store import JobStore
 from tap_service.vosi import capabilities_xml, tableset_xml
 
@@ -37,6 +38,11 @@ class TapContext:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _docs: dict[str, tuple[float, str]] = field(default_factory=dict)
     _tables: tuple[float, list[TableManifest]] | None = None
+    jobs: JobService = field(init=False)
+    """The UWS job logic the /async handlers call."""
+
+    def __post_init__(self) -> None:
+        self.jobs = JobService(self.store, self.runner, self.settings, private=self.auth.enabled)
 
     def base_url(self, request: Request) -> str:
         """Public URL of the TAP service (…/tap)."""

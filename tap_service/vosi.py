@@ -34,6 +34,17 @@ def _limit(tag: str, default: int, hard: int, unit: str | None = None) -> str:
     return f"<{tag}><default{u}>{default}</default><hard{u}>{hard}</hard></{tag}>"
 
 
+def job_limits_text(settings: TapSettings) -> str:
+    """The per-owner async limits in words: TAPRegExt has no element for them, so they go in
+    the TAP capability's description (VOResource allows one before the interfaces)."""
+    return (
+        "Async jobs: each owner (bearer token, or client address when anonymous) may hold "
+        f"{settings.max_active_jobs_per_owner} unfinished jobs and "
+        f"{settings.max_result_bytes_per_owner} bytes of stored results; one result may "
+        f"take {settings.max_result_bytes} bytes."
+    )
+
+
 def capabilities_xml(settings: TapSettings, base_url: str) -> str:
     """Return the VOSI capabilities document of the service at ``base_url`` (…/tap)."""
     features = "".join(
@@ -55,6 +66,7 @@ def capabilities_xml(settings: TapSettings, base_url: str) -> str:
     rp_hard = int(settings.max_destruction.total_seconds())
     tap = (
         f'<capability standardID="ivo://ivoa.net/std/TAP" xsi:type="tr:TableAccess">'
+        f"<description>{escape(job_limits_text(settings))}</description>"
         f'<interface xsi:type="vs:ParamHTTP" role="std" version="1.1">'
         f'<accessURL use="base">{escape(base_url)}</accessURL></interface>'
         "<language><name>ADQL</name>"

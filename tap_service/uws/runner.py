@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import shutil
 import threading
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,9 +14,9 @@ from typing import TYPE_CHECKING
 import pyarrow.parquet as pq
 
 from tap_service.config import TapSettings
-from tap_service.errors import error_report
+from tap_service.errors import TapError, error_report
 from tap_service.params import RequestParams, parse_query_request
-from tap_service.query import start_query
+from tap_service.query import StartedQuery, start_query
 from tap_service.uws.store import ACTIVE_PHASES, Job, JobStore, Phase, utcnow
 
 if TYPE_CHECKING:
@@ -24,6 +26,37 @@ log = logging.getLogger("tap_service.uws")
 
 UPLOAD_FILES_KEY = "_UPLOAD_FILES"
 """Internal job parameter: uploaded table name -> stored file (not shown to clients)."""
+
+PARTIAL_SUFFIX = ".partial"
+"""A result being written; renamed to its final name only once complete."""
+
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+class ResultLimitError(TapError):
+    """A job's result outgrew its byte limit (its own, or what its owner has left)."""
+
+    status = 413
+
+
+class ResultStoreFullError(TapError):
+    """The disk holding the result store is full; a retry may pass once space is back."""
+
+    status = 507
+
+
+def store_full_error(folder: Path, exc: OSError) -> ResultStoreFullError:
+    """Return the error that tells a client the result store on ``folder`` is full."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = 0
+    return ResultStoreFullError(
+        f"The result store on {folder} is full: {free} bytes free ({exc.strerror}); the "
+        "partial result was removed. Retry once the operator has freed space, or ask for "
+        "less (MAXREC, a smaller region, fewer columns).")
+
+
 
 
 class _JobSignal:
@@ -54,6 +87,7 @@ class JobRunner:
         self._pool = ThreadPoolExecutor(settings.max_running_jobs, thread_name_prefix="uws")
         self._lock = threading.Lock()
         self._running: dict[str, tuple[str, _JobSignal]] = {}
+        self._written: dict[str, int] = {}
         self._stop = threading.Event()
         self._cleaner: threading.Thread | None = None
 
@@ -62,9 +96,14 @@ class JobRunner:
         return self.jobs_dir / job_id
 
     def start(self) -> None:
-        """Re-queue jobs a previous process left EXECUTING, start them and the cleaner."""
+        """Re-queue jobs a previous process left EXECUTING, start them and the cleaner.
+
+        The partial result files of those jobs, and of any job no longer running, are
+        removed: a process that was killed while writing leaves them behind.
+        """
         for job in self.store.with_phase(Phase.EXECUTING):
             self.store.update(job.job_id, phase=Phase.QUEUED, start_time=None)
+        self.remove_stale_partials()
         self._cleaner = threading.Thread(target=self._clean_loop, name="uws-cleaner", daemon=True)
         self._cleaner.start()
         self.schedule()
@@ -111,6 +150,23 @@ class JobRunner:
             running[1].set()
         return changed
 
+    def remove_stale_partials(self) -> int:
+        """Delete partial result files of jobs not executing; return how many were deleted."""
+        executing = {job.job_id for job in self.store.with_phase(Phase.EXECUTING)}
+        removed = 0
+        for partial in self.jobs_dir.glob(f"*/*{PARTIAL_SUFFIX}"):
+            if partial.parent.name not in executing:
+                partial.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    def written_bytes(self, owner: str) -> int:
+        """Bytes being written right now by ``owner``'s executing jobs in this process."""
+        with self._lock:
+            return sum(self._written.get(job_id, 0)
+                       for job_id, (job_owner, _) in self._running.items()
+                       if job_owner == owner)
+
     def running_count(self) -> int:
         """Number of jobs executing in this process."""
         with self._lock:
@@ -143,7 +199,8 @@ class JobRunner:
                 transient = False
             else:
                 report = error_report(exc)
-                message, transient = report.message, report.transient
+                message = report.message
+                transient = report.transient or isinstance(exc, ResultStoreFullError)
             self.store.update(job.job_id, only_if=[Phase.EXECUTING], phase=Phase.ERROR,
                               end_time=utcnow(), error_message=message,
                               error_transient=transient)
@@ -151,6 +208,10 @@ class JobRunner:
             timer.cancel()
             with self._lock:
                 self._running.pop(job.job_id, None)
+                self._written.pop(job.job_id, None)
+            if self.store.get(job.job_id) is None:
+                # Deleted while it ran: its folder may have been made again by the writer.
+                shutil.rmtree(self.job_dir(job.job_id), ignore_errors=True)
             self.schedule()
 
     def _execute(self, job: Job, cancel: _JobSignal) -> None:
@@ -166,22 +227,65 @@ class JobRunner:
                               timeout_s=float(job.execution_duration_s), cancel=cancel.engine,
                               catch_errors=False)
         out_dir = self.job_dir(job.job_id)
-        out_dir.mkdir(parents=True, exist_ok=True)
         final = out_dir / f"result.{started.fmt.extension or 'dat'}"
-        tmp = final.with_suffix(".partial")
-        with open(tmp, "wb") as fh:
-            for chunk in started.chunks:
-                if cancel.is_set():
-                    from engine.errors import QueryCancelledError
-
-                    raise QueryCancelledError("job cancelled")
-                fh.write(chunk)
-        tmp.replace(final)
-        self.store.update(
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            self._write(job, started, final, cancel)
+        except BaseException:
+            started.result.cancel()
+            raise
+        size = final.stat().st_size
+        completed = self.store.update(
             job.job_id, only_if=[Phase.EXECUTING], phase=Phase.COMPLETED, end_time=utcnow(),
             result_path=str(final), result_mime=started.fmt.mime,
-            result_size=final.stat().st_size, overflow=bool(started.result.overflow),
+            result_size=size, overflow=bool(started.result.overflow),
         )
+        if not completed:
+            # Aborted or deleted while its last bytes were written: keep nothing.
+            final.unlink(missing_ok=True)
+
+    def _byte_limit(self, job: Job) -> tuple[int, str]:
+        """The bytes this job may write, and the limit's description for the error."""
+        per_job = self.settings.max_result_bytes
+        quota = self.settings.max_result_bytes_per_owner
+        others = self.store.result_bytes(job.owner, excluding=job.job_id)
+        left = quota - others
+        if left < per_job:
+            return max(left, 0), (
+                f"its owner's result quota of {quota} bytes ({others} bytes are held by "
+                "other jobs; delete finished jobs to make room)")
+        return per_job, f"the limit of {per_job} bytes for one result"
+
+    def _write(self, job: Job, started: StartedQuery, final: Path, cancel: _JobSignal) -> None:
+        """Write the result to a partial file, then rename it; remove it on any failure."""
+        limit, limit_text = self._byte_limit(job)
+        tmp = final.with_suffix(PARTIAL_SUFFIX)
+        written = 0
+        try:
+            with open(tmp, "wb") as fh:
+                for chunk in _checked(started.chunks, cancel):
+                    written += len(chunk)
+                    if written + self._others_writing(job) > limit:
+                        raise ResultLimitError(
+                            f"The result grew past {limit_text} and the job was stopped; "
+                            "ask for fewer rows (MAXREC, TOP), fewer columns or a compact "
+                            "format (RESPONSEFORMAT=parquet).")
+                    fh.write(chunk)
+                    with self._lock:
+                        self._written[job.job_id] = written
+            tmp.replace(final)
+        except BaseException as exc:
+            # The free space is measured before the partial file is removed.
+            full = store_full_error(final.parent, exc) if isinstance(exc, OSError) and \
+                exc.errno in DISK_FULL_ERRNOS else None
+            tmp.unlink(missing_ok=True)
+            if full is not None:
+                raise full from exc
+            raise
+
+    def _others_writing(self, job: Job) -> int:
+        """Bytes the owner's other jobs are writing in this process."""
+        return self.written_bytes(job.owner) - self._written.get(job.job_id, 0)
 
     # ------------------------------------------------------------ destruction
 
@@ -206,3 +310,13 @@ class JobRunner:
                 self.clean_expired()
             except Exception:
                 log.exception("cleaning expired jobs failed")
+
+
+def _checked(chunks: Iterable[bytes], cancel: _JobSignal) -> Iterable[bytes]:
+    """Yield the chunks until the job is aborted, timed out or the service stops."""
+    for chunk in chunks:
+        if cancel.is_set():
+            from engine.errors import QueryCancelledError
+
+            raise QueryCancelledError("job cancelled")
+        yield chunk

@@ -199,6 +199,23 @@ class JobStore:
         with self.engine.connect() as conn:
             return [Job.from_row(r) for r in conn.execute(stmt)]
 
+    def count_active(self, owner: str) -> int:
+        """Return how many of ``owner``'s jobs are PENDING, QUEUED or EXECUTING."""
+        stmt = sa.select(sa.func.count()).select_from(jobs_table).where(
+            jobs_table.c.owner == owner,
+            jobs_table.c.phase.in_([str(p) for p in ACTIVE_PHASES]))
+        with self.engine.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def result_bytes(self, owner: str, *, excluding: str | None = None) -> int:
+        """Return the bytes of ``owner``'s stored results (one job left out by ``excluding``)."""
+        stmt = sa.select(sa.func.coalesce(sa.func.sum(jobs_table.c.result_size), 0)).where(
+            jobs_table.c.owner == owner, jobs_table.c.result_path.is_not(None))
+        if excluding is not None:
+            stmt = stmt.where(jobs_table.c.job_id != excluding)
+        with self.engine.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
     def expired(self, now: datetime) -> list[Job]:
         """Return jobs whose destruction time has passed."""
         with self.engine.connect() as conn:

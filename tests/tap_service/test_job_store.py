@@ -69,3 +69,20 @@ def test_jobs_survive_reopening_the_database(tmp_path):
     again = JobStore(url)
     assert again.get("persisted").parameters["QUERY"] == "SELECT 1"
     again.close()
+
+
+def test_active_jobs_and_result_bytes_are_counted_per_owner(store):
+    store.add(_job("p"))
+    store.add(_job("q", phase=Phase.QUEUED))
+    store.add(_job("x", phase=Phase.EXECUTING))
+    store.add(_job("c", phase=Phase.COMPLETED))
+    store.add(_job("other", owner="you"))
+    assert store.count_active("me") == 3
+    assert store.count_active("you") == 1
+    assert store.count_active("nobody") == 0
+    store.update("c", result_path="/r/c", result_size=1000)
+    store.update("x", result_path="/r/x", result_size=24)
+    store.update("other", result_path="/r/o", result_size=7)
+    assert store.result_bytes("me") == 1024
+    assert store.result_bytes("me", excluding="c") == 24
+    assert store.result_bytes("nobody") == 0

@@ -25,14 +25,18 @@ _VERTICES = "range(1, len(p) // 2 + 1)"
 _NEXT = "(i % (len(p) // 2))"
 
 GEOMETRY_MACROS: list[str] = [
+    # x limited to [lo, hi], NULL stays NULL (DuckDB's least/greatest skip NULLs: a
+    # DISTANCE to a NULL position would come out as 180 degrees)
+    "CREATE OR REPLACE MACRO adql_clamp(x, lo, hi) AS "
+    "CASE WHEN x < lo THEN lo WHEN x > hi THEN hi ELSE x END",
     # haversine "a" term between two positions (degrees)
     "CREATE OR REPLACE MACRO adql_hav(ra1, dec1, ra2, dec2) AS "
     "pow(sin(radians(dec2 - dec1) / 2), 2) "
     "+ cos(radians(dec1)) * cos(radians(dec2)) * pow(sin(radians(ra2 - ra1) / 2), 2)",
     # great-circle distance in degrees
     "CREATE OR REPLACE MACRO adql_dist(ra1, dec1, ra2, dec2) AS "
-    "degrees(2 * atan2(sqrt(least(1.0, adql_hav(ra1, dec1, ra2, dec2))), "
-    "sqrt(greatest(0.0, 1.0 - adql_hav(ra1, dec1, ra2, dec2)))))",
+    "degrees(2 * atan2(sqrt(adql_clamp(adql_hav(ra1, dec1, ra2, dec2), 0.0, 1.0)), "
+    "sqrt(adql_clamp(1.0 - adql_hav(ra1, dec1, ra2, dec2), 0.0, 1.0))))",
     # point within r degrees of a centre: compares haversines, no inverse trigonometry
     "CREATE OR REPLACE MACRO adql_in_circle(ra, dec, cra, cdec, r) AS "
     "r >= 0 AND adql_hav(ra, dec, cra, cdec) <= pow(sin(radians(least(r, 180.0)) / 2), 2)",
@@ -83,7 +87,7 @@ GEOMETRY_MACROS: list[str] = [
     # polygon area in square degrees (the smaller region)
     "CREATE OR REPLACE MACRO adql_poly_area(p) AS abs(adql_poly_signed(p)) * pow(180.0 / pi(), 2)",
     "CREATE OR REPLACE MACRO adql_circle_area(r) AS "
-    "2 * pi() * (1 - cos(radians(least(r, 180.0)))) * pow(180.0 / pi(), 2)",
+    "2 * pi() * (1 - cos(radians(adql_clamp(r, 0.0, 180.0)))) * pow(180.0 / pi(), 2)",
     # generic forms for geometry values whose kind is only known at run time
     "CREATE OR REPLACE MACRO adql_center(g) AS "
     "CASE WHEN len(g) <= 3 THEN [g[1], g[2]] ELSE adql_poly_center(g) END",

@@ -104,7 +104,14 @@ class TapSettings(BaseSettings):
     )
     upload_max_rows: int = Field(1_000_000, description="Largest uploaded table, in rows.", ge=1)
     upload_allow_urls: bool = Field(
-        False, description="Allow UPLOAD=name,http(s)://… (the service fetches the URL)."
+        True,
+        description="Accept UPLOAD=name,http(s)://… (TAP 1.1 requires it of a service taking "
+        "uploads): the service fetches the URL, from public addresses only.",
+    )
+    upload_allow_private_urls: bool = Field(
+        False,
+        description="Let URL uploads reach loopback, private and link-local addresses too; "
+        "only where the service's network holds nothing a client should reach.",
     )
     form_max_bytes: int = Field(
         16_000_000,

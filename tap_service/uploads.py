@@ -12,6 +12,7 @@ import pyarrow.csv as pacsv
 
 from tap_service.errors import PayloadTooLargeError, UploadError
 from tap_service.params import RequestParams
+from tap_service.url_uploads import fetch_upload
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -36,11 +37,23 @@ def parse_upload_spec(value: str) -> list[tuple[str, str]]:
 
 
 async def read_uploads(params: RequestParams, spec: str | None, *, max_bytes: int,
-                       max_rows: int, allow_urls: bool) -> dict[str, pa.Table]:
-    """Return the uploaded tables named in UPLOAD, by lower-case name."""
+                       max_rows: int, allow_urls: bool,
+                       allow_private_urls: bool = False) -> dict[str, pa.Table]:
+    """Return the uploaded tables named in UPLOAD, by lower-case name.
+
+    ``max_bytes`` bounds all the tables of the request together, inline or fetched.
+
+    Raises
+    ------
+    UploadError
+        A table cannot be had or used.
+    PayloadTooLargeError
+        The tables exceed ``max_bytes``.
+    """
     if not spec:
         return {}
     tables: dict[str, pa.Table] = {}
+    budget = max_bytes
     for name, uri in parse_upload_spec(spec):
         if uri.startswith("param:"):
             part = uri[len("param:"):]
@@ -49,20 +62,25 @@ async def read_uploads(params: RequestParams, spec: str | None, *, max_bytes: in
                 raise UploadError(
                     f"UPLOAD '{name}' names the multipart part '{part}', which the request lacks."
                 )
-            data = await upload.read(max_bytes + 1)
-        elif uri.startswith(("http://", "https://")):
+            data = await upload.read(budget + 1)
+        elif uri.lower().startswith(("http://", "https://")):
             if not allow_urls:
                 raise UploadError(
                     f"UPLOAD '{name}' gives a URL; this service accepts only inline uploads "
                     "(UPLOAD=name,param:part with a multipart part)."
                 )
-            data = await _fetch(uri, max_bytes)
+            data = await fetch_upload(uri, name, max_bytes=budget,
+                                      allow_private=allow_private_urls)
         else:
-            raise UploadError(f"UPLOAD '{name}': unsupported URI '{uri}'; use param:part.")
-        if len(data) > max_bytes:
-            raise PayloadTooLargeError(
-                f"Uploaded table '{name}' exceeds the service's limit of {max_bytes} bytes."
+            raise UploadError(
+                f"UPLOAD '{name}': unsupported URI '{uri}'; use param:part or an http(s) URL."
             )
+        if len(data) > budget:
+            raise PayloadTooLargeError(
+                f"The uploaded tables exceed the service's limit of {max_bytes} bytes "
+                f"(at '{name}')."
+            )
+        budget -= len(data)
         table = parse_table(data, name)
         if table.num_rows > max_rows:
             raise UploadError(
@@ -70,22 +88,6 @@ async def read_uploads(params: RequestParams, spec: str | None, *, max_bytes: in
             )
         tables[name.lower()] = table
     return tables
-
-
-async def _fetch(url: str, max_bytes: int) -> bytes:
-    import httpx
-
-    async with httpx.AsyncClient(timeout=30, follow_redirects=False) as client, \
-            client.stream("GET", url) as response:
-        response.raise_for_status()
-        chunks = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > max_bytes:
-                break
-            chunks.append(chunk)
-        return b"".join(chunks) + (b"x" if size > max_bytes else b"")
 
 
 def parse_table(data: bytes, name: str) -> pa.Table:

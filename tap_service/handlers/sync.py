@@ -27,6 +27,7 @@ async def sync_query(request: Request) -> Response:
     uploads = await read_uploads(
         params, query.upload, max_bytes=settings.upload_max_bytes,
         max_rows=settings.upload_max_rows, allow_urls=settings.upload_allow_urls,
+        allow_private_urls=settings.upload_allow_private_urls,
     )
     started = await run_in_threadpool(
         start_query, ctx.engine, query, uploads,

@@ -158,7 +158,8 @@ async def test_csv_upload_joins_with_the_catalog(client):
 
 
 async def test_upload_limits_and_url_uploads_are_refused(tap_engine, tmp_path):
-    async with service(tap_engine, tmp_path, upload_max_rows=1) as client:
+    async with service(tap_engine, tmp_path, upload_max_rows=1,
+                       upload_allow_urls=False) as client:
         r = await client.post("/tap/sync", data={"LANG": "ADQL", "UPLOAD": "t,param:f",
                                                  "QUERY": "SELECT * FROM TAP_UPLOAD.t"},
                               files={"f": ("t.csv", b"a\n1\n2\n", "text/csv")})

@@ -18,7 +18,7 @@ async def _upload_methods(client):
 
 
 async def test_url_uploads_are_not_advertised_when_refused(tap_engine, tmp_path):
-    async with service(tap_engine, tmp_path) as client:
+    async with service(tap_engine, tmp_path, upload_allow_urls=False) as client:
         assert await _upload_methods(client) == {"upload-inline"}
         # ... and they are indeed refused:
         r = await client.post("/tap/sync", data={"LANG": "ADQL", "UPLOAD": "t,http://h/t.xml",
@@ -26,8 +26,8 @@ async def test_url_uploads_are_not_advertised_when_refused(tap_engine, tmp_path)
         assert r.status_code == 400
 
 
-async def test_url_uploads_are_advertised_when_enabled(tap_engine, tmp_path):
-    async with service(tap_engine, tmp_path, upload_allow_urls=True) as client:
+async def test_url_uploads_are_advertised_when_enabled_as_by_default(tap_engine, tmp_path):
+    async with service(tap_engine, tmp_path) as client:
         assert await _upload_methods(client) == {"upload-inline", "upload-http",
                                                  "upload-https"}
 

@@ -347,12 +347,13 @@ def _partitioned(
     _log.info("HATS metadata: %.1f s", time.monotonic() - t0)
     partitions = pipeline.to_partitions(orders, ipixs, counts, margin_counts, out, catalog_dir,
                                         margin_dir)
-    offset = None
+    director_offset: float | None = None
     if spec.kind is TableKind.CHILD and spec.ra:
         # + 1 mas: the director's position is known as its order-29 pixel (~0.4 mas wide)
-        offset = max((r.director_offset_deg for r in ordered), default=0.0) * 3600 + 1e-3
+        director_offset = max((r.director_offset_deg for r in ordered), default=0.0) * 3600 + 1e-3
     return TableManifest(
-        nrows=nrows, partitions=partitions, id_index=id_index, director_offset_arcsec=offset,
+        nrows=nrows, partitions=partitions, id_index=id_index,
+        director_offset_arcsec=director_offset,
         hats_root=f"catalog/{table_part}" if spec.ra else None,
         extra={"orphans_dropped": sum(r.orphans for r in ordered),
                "max_rows_per_partition": spec.max_rows},

@@ -21,7 +21,7 @@ from engine.adql.geometry import GEOMETRY_MACROS
 from engine.catalog import PublishedTable, TableManifest
 from engine.errors import CatalogError, QueryCancelledError, QueryLimitError
 from engine.execute.base import Executor
-from engine.execute.duck import open_database
+from engine.execute.duck import MemoryBudget, default_memory_budget, open_database
 from engine.execute.local import LocalExecutor, batches_of, run_sql
 from engine.plan import Planner, PlanOptions, QueryPlan, ResultColumn, data_dirs
 from engine.result import QueryResult, column_infos
@@ -46,6 +46,26 @@ class EngineOptions:
     """Time limit of a query when the caller gives none (None: no limit)."""
     dask_address: str | None = None
     """Scheduler address of a dask distributed cluster to run chunk tasks on (None: threads)."""
+    memory_limit_bytes: int | None = None
+    """Memory the running queries share (DuckDB's limit; beyond it they spill to
+    ``spill_dir``, then fail with :class:`QueryLimitError`). None:
+    :data:`~engine.execute.duck.DEFAULT_MEMORY_FRACTION` of the machine's memory."""
+    spill_dir: Path | None = None
+    """Folder queries spill to when over their memory budget. None: ``DATA_DIR/.spill``."""
+    max_spill_bytes: int | None = None
+    """Disk space all spill files together may take. None:
+    :data:`~engine.execute.duck.DEFAULT_SPILL_FRACTION` of the disk's free space."""
+
+    def memory_budget(self, data_dir: Path) -> MemoryBudget:
+        """Return the memory budget of a database over ``data_dir``."""
+        return MemoryBudget(
+            limit_bytes=self.memory_limit_bytes or default_memory_budget(),
+            spill_dir=self.spill_dir or Path(data_dir) / SPILL_DIR_NAME,
+            max_spill_bytes=self.max_spill_bytes)
+
+
+SPILL_DIR_NAME = ".spill"
+"""Default spill folder inside the data directory (queries only ever read the tables)."""
 
 
 class Engine:
@@ -97,7 +117,8 @@ class Engine:
             dirs = sorted({self.data_dir.resolve(), *(d.resolve() for d in data_dirs(tables))})
             if self._con is None or any(not _covered(d, self._dirs) for d in dirs):
                 self._con = open_database([self.data_dir, *dirs], threads=self.options.workers,
-                                          macros=GEOMETRY_MACROS)
+                                          macros=GEOMETRY_MACROS,
+                                          budget=self.options.memory_budget(self.data_dir))
                 self._dirs = [self.data_dir.resolve(), *dirs]
                 if self._external_executor is None:
                     if self._executor is not None:

@@ -39,6 +39,9 @@ def open_engine(settings: TapSettings) -> Engine:
         options = dataclasses.replace(options, workers=settings.engine_threads)
     if settings.dask_address:
         options = dataclasses.replace(options, dask_address=settings.dask_address)
+    options = dataclasses.replace(options, spill_dir=settings.resolved_work_dir / "spill")
+    if settings.query_memory_mb:
+        options = dataclasses.replace(options, memory_limit_bytes=settings.query_memory_mb << 20)
     return Engine.open(settings.data_dir, options)
 
 

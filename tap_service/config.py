@@ -127,6 +127,13 @@ class TapSettings(BaseSettings):
     engine_threads: int | None = Field(
         None, description="Threads of the in-process engine; None lets the engine choose."
     )
+    query_memory_mb: int | None = Field(
+        None,
+        description="Memory the running queries share, in MiB; beyond it they spill to "
+        "WORK_DIR/spill (up to half of that disk's free space), then fail with an error naming "
+        "the budget. None: a quarter of the machine's (or container's) memory.",
+        ge=16,
+    )
 
     @model_validator(mode="after")
     def _check_limits(self) -> TapSettings:

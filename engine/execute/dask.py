@@ -11,12 +11,20 @@ import functools
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from engine.errors import QueryCancelledError
 from engine.plan import ChunkTask
+
+if TYPE_CHECKING:
+    from engine.execute.duck import MemoryBudget
+
+
+WORKER_MEMORY_FRACTION = 0.5
+"""Share of a dask worker's memory limit its DuckDB may use; the rest holds the task
+results the worker keeps until the client fetches them."""
 
 
 @functools.lru_cache(maxsize=4)
@@ -25,7 +33,26 @@ def _worker_database(read_dirs: tuple[str, ...]) -> Any:
     from engine.adql.geometry import GEOMETRY_MACROS
     from engine.execute.duck import open_database
 
-    return open_database([Path(d) for d in read_dirs], threads=1, macros=GEOMETRY_MACROS)
+    return open_database([Path(d) for d in read_dirs], threads=1, macros=GEOMETRY_MACROS,
+                         budget=_worker_budget())
+
+
+def _worker_budget() -> MemoryBudget:
+    """Memory of the worker's DuckDB: bounded by the worker's own limit, spilling locally."""
+    from distributed import get_worker
+
+    from engine.execute.duck import MemoryBudget, default_memory_budget
+
+    limit = default_memory_budget()
+    try:
+        worker = get_worker()
+    except ValueError:  # not inside a worker (a task run directly)
+        return MemoryBudget(limit)
+    worker_limit = getattr(worker.memory_manager, "memory_limit", None)
+    if worker_limit:
+        limit = min(limit, int(worker_limit * WORKER_MEMORY_FRACTION))
+    spill = Path(worker.local_directory) / "qserv-access-spill"
+    return MemoryBudget(limit, spill_dir=spill)
 
 
 def run_task(task: ChunkTask, memory: Mapping[str, pa.Table],

@@ -16,6 +16,7 @@ from engine.errors import (
     ChunkUnavailableError,
     EngineError,
     QueryCancelledError,
+    QueryLimitError,
     UnknownColumnError,
 )
 from engine.execute.duck import check_single_select
@@ -36,12 +37,12 @@ class TaskCursor:
         for name in names:
             self.cursor.register(name, memory[name])
         check_single_select(self.cursor, sql)
-        with _translated_errors():
+        with _translated_errors(self.cursor):
             self.relation = self.cursor.sql(sql)
 
     def reader(self, batch_rows: int = 65_536) -> pa.RecordBatchReader:
         """Start executing; return a streaming reader of the result."""
-        with _translated_errors():
+        with _translated_errors(self.cursor):
             return self.relation.to_arrow_reader(batch_rows)
 
     def interrupt(self) -> None:
@@ -60,7 +61,7 @@ def run_sql(con: duckdb.DuckDBPyConnection, sql: str, memory: Mapping[str, pa.Ta
 
 
 @contextlib.contextmanager
-def _translated_errors() -> Iterator[None]:
+def _translated_errors(con: duckdb.DuckDBPyConnection | None = None) -> Iterator[None]:
     """Turn DuckDB's exceptions into engine errors that say whose fault it is."""
     try:
         yield
@@ -71,8 +72,29 @@ def _translated_errors() -> Iterator[None]:
         raise AdqlError(_clean(exc)) from exc
     except duckdb.InterruptException as exc:
         raise QueryCancelledError("The query was cancelled.") from exc
+    except duckdb.OutOfMemoryException as exc:
+        raise QueryLimitError(_memory_message(con, exc)) from exc
     except duckdb.IOException as exc:
         raise ChunkUnavailableError(f"A chunk file could not be read: {exc}") from exc
+
+
+def _memory_message(con: duckdb.DuckDBPyConnection | None, exc: Exception) -> str:
+    """Say which budget a query ran out of, and what to do about it."""
+    memory = spill = "?"
+    if con is not None:
+        with contextlib.suppress(duckdb.Error), con.cursor() as probe:
+            memory, spill = probe.execute(
+                "SELECT current_setting('memory_limit'), "
+                "current_setting('max_temp_directory_size')").fetchone() or ("?", "?")
+    # DuckDB names the spill limit when that is what ran out; otherwise memory did.
+    spilled = ""
+    if "max_temp_directory" in str(exc):
+        spilled = (" (spilling to disk is off)" if spill == "0 bytes"
+                   else f" and the {spill} it may spill to disk")
+    return (f"The query needs more than its memory budget of {memory}{spilled}, shared by the "
+            "queries running at once. Add constraints (a smaller region, fewer columns, TOP, "
+            "no DISTINCT over a join) or raise the budget (QSA_TAP_QUERY_MEMORY_MB for the TAP "
+            "service).")
 
 
 def _clean(exc: Exception) -> str:
@@ -88,12 +110,13 @@ def batches_of(cursor: TaskCursor, cancel: threading.Event) -> Iterator[pa.Recor
             raise QueryCancelledError("The query was cancelled.")
         reader = cursor.reader(BATCH_ROWS)
         sent = False
-        for batch in reader:
-            if cancel.is_set():
-                raise QueryCancelledError("The query was cancelled.")
-            if batch.num_rows:
-                sent = True
-                yield batch
+        with _translated_errors(cursor.cursor):  # most of the work happens while reading
+            for batch in reader:
+                if cancel.is_set():
+                    raise QueryCancelledError("The query was cancelled.")
+                if batch.num_rows:
+                    sent = True
+                    yield batch
         if not sent:
             # An empty result still tells its columns and their types.
             yield pa.RecordBatch.from_pylist([], schema=reader.schema)

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Iterator
+from typing import TypeVar
+
 from fastapi import APIRouter
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
+from starlette.types import Receive, Scope, Send
 
 from tap_service.context import get_context
 from tap_service.params import parse_query_request, read_params
@@ -13,6 +21,8 @@ from tap_service.query import start_query
 from tap_service.uploads import read_uploads
 
 router = APIRouter()
+log = logging.getLogger("tap_service.sync")
+T = TypeVar("T")
 
 
 @router.api_route("/sync", methods=["GET", "POST"])
@@ -29,10 +39,50 @@ async def sync_query(request: Request) -> Response:
         max_rows=settings.upload_max_rows, allow_urls=settings.upload_allow_urls,
         allow_private_urls=settings.upload_allow_private_urls,
     )
-    started = await run_in_threadpool(
+    cancel = threading.Event()
+    started = await _until_disconnect(request, cancel, run_in_threadpool(
         start_query, ctx.engine, query, uploads,
-        timeout_s=settings.sync_timeout.total_seconds(), cancel=None, prefetch=True,
-    )
+        timeout_s=settings.sync_timeout.total_seconds(), cancel=cancel, prefetch=True,
+    ))
     if started.body is not None:
         return Response(started.body, media_type=started.fmt.mime)
-    return StreamingResponse(started.chunks, media_type=started.fmt.mime)
+    return _CancellingStream(started.chunks, cancel, media_type=started.fmt.mime)
+
+
+async def _until_disconnect(request: Request, cancel: threading.Event, work: Awaitable[T]) -> T:
+    """Await ``work``; if the client hangs up first, set ``cancel`` so that the query stops."""
+    gone: list[float] = []
+
+    async def watch() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass  # the rest of a body nobody reads: only the disconnect matters
+        gone.append(time.monotonic())
+        cancel.set()
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        return await work
+    finally:
+        watcher.cancel()
+        if gone:
+            log.warning("sync query stopped %.2f s after its client disconnected",
+                        time.monotonic() - gone[0])
+
+
+class _CancellingStream(StreamingResponse):
+    """A streamed result whose query is cancelled however the response ends.
+
+    Starlette stops sending when the client disconnects; setting ``cancel`` then also stops
+    the engine instead of leaving the query to its time limit.
+    """
+
+    def __init__(self, chunks: Iterator[bytes], cancel: threading.Event, *,
+                 media_type: str) -> None:
+        super().__init__(chunks, media_type=media_type)
+        self._cancel = cancel
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._cancel.set()

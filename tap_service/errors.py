@@ -67,9 +67,16 @@ class ConflictError(TapError):
 
 
 class PayloadTooLargeError(TapError):
-    """The request body is larger than a configured limit."""
+    """The request body is larger than a configured limit.
+
+    The answer closes the connection (RFC 9110 §15.5.14): otherwise the server would go on
+    receiving, and dropping, the rest of a body it has already refused.
+    """
 
     status = 413
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, headers={"Connection": "close"})
 
 
 @dataclass(frozen=True, slots=True)

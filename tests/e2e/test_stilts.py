@@ -19,15 +19,17 @@ def stilts():
 
 
 @pytest.mark.integration
-def test_taplint_reports_no_errors(stilts, tap_url, tmp_path):
+def test_taplint_reports_no_errors_and_no_warnings(stilts, tap_url, tmp_path):
     report = tmp_path / "taplint-report.txt"
     proc = subprocess.run(["bash", str(TAPLINT), tap_url, "", str(report)],
                           capture_output=True, text=True, timeout=900, check=False)
     totals = [line for line in proc.stdout.splitlines() if line.startswith("Totals:")]
-    errors = [line for line in report.read_text().splitlines() if line.startswith("E-")]
-    assert errors == [], "\n".join(errors)
+    findings = [line for line in report.read_text().splitlines()
+                if line.startswith(("E-", "W-"))]
+    assert findings == [], "\n".join(findings)
     assert totals
-    assert totals[0].startswith("Totals: Errors: 0;")
+    # The one failure left is F-LOC-NOTP: this is no ObsLocTAP service (ivoa.obsplan).
+    assert totals[0].startswith("Totals: Errors: 0; Warnings: 0;")
 
 
 def _tapquery(stilts, tap_url, tmp_path, *args):

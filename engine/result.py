@@ -112,9 +112,10 @@ def _chain(first: list[pa.RecordBatch], rest: Iterator[pa.RecordBatch]
 
 
 def _plain_type(dtype: pa.DataType) -> pa.DataType:
-    """Integral decimals (DuckDB's HUGEINT sums and counts) become int64, as TAP expects."""
-    if pa.types.is_decimal(dtype) and dtype.scale == 0:
-        return pa.int64()
+    """Decimals become what VOTable has: int64 when integral (DuckDB's HUGEINT sums and
+    counts), double otherwise (DuckDB types a literal such as ``0.5`` DECIMAL(2,1))."""
+    if pa.types.is_decimal(dtype):
+        return pa.int64() if dtype.scale == 0 else pa.float64()
     return dtype
 
 

@@ -29,6 +29,12 @@ GEOMETRY_MACROS: list[str] = [
     # DISTANCE to a NULL position would come out as 180 degrees)
     "CREATE OR REPLACE MACRO adql_clamp(x, lo, hi) AS "
     "CASE WHEN x < lo THEN lo WHEN x > hi THEN hi ELSE x END",
+    # x when both coordinates are known, else NULL (a point with a NULL coordinate is NULL)
+    "CREATE OR REPLACE MACRO adql_if_known(x, ra, dec) AS "
+    "CASE WHEN ra IS NULL OR dec IS NULL THEN NULL ELSE x END",
+    # a geometry value, or NULL when one of its numbers is (list_sum would skip them)
+    "CREATE OR REPLACE MACRO adql_complete(g) AS "
+    "CASE WHEN list_count(g) < len(g) THEN NULL ELSE g END",
     # haversine "a" term between two positions (degrees)
     "CREATE OR REPLACE MACRO adql_hav(ra1, dec1, ra2, dec2) AS "
     "pow(sin(radians(dec2 - dec1) / 2), 2) "

@@ -145,7 +145,7 @@ class _Translator:
             if inner.kind in ("point", "circle") and inner.coords:
                 coords = inner.coords[:2]
                 return _Geo("point", coords)
-            middle = _call("adql_center", inner.value)
+            middle = _call("adql_center", _call("adql_complete", inner.value))
             coords = [_item(middle, 1), _item(middle, 2)]
             return _Geo("point", coords, middle)
         if isinstance(node, nodes.Region):
@@ -226,21 +226,26 @@ class _Translator:
             return _call("adql_dist", *a.coords, *b.coords)
         return _call("adql_distance", a.value, b.value)
 
+    # A geometry with a NULL coordinate is NULL, and so is anything measured on it.
     def _area(self, node: nodes.Area) -> exp.Expr:
         g = self.geo(node.this)
         if g.kind == "circle" and g.coords:
-            return _call("adql_circle_area", g.coords[2])
+            ra, dec, radius = g.coords
+            return _call("adql_if_known", _call("adql_circle_area", radius), ra.copy(),
+                         dec.copy())
         if g.kind == "polygon":
-            return _call("adql_poly_area", g.value)
-        if g.kind == "point":
-            return _num(0.0)
-        return _call("adql_area", g.value)
+            return _call("adql_poly_area", _call("adql_complete", g.value))
+        if g.kind == "point" and g.coords:
+            return _call("adql_if_known", _num(0.0), *g.coords)
+        return _call("adql_area", _call("adql_complete", g.value))
 
     def _coord1(self, node: nodes.Coord1) -> exp.Expr:
-        return self._point_coords(node.this)[0]
+        ra, dec = self._point_coords(node.this)
+        return _call("adql_if_known", ra, ra.copy(), dec)
 
     def _coord2(self, node: nodes.Coord2) -> exp.Expr:
-        return self._point_coords(node.this)[1]
+        ra, dec = self._point_coords(node.this)
+        return _call("adql_if_known", dec, ra, dec.copy())
 
     def _coordsys(self, node: nodes.CoordSys) -> exp.Expr:
         return exp.Literal.string("ICRS")

@@ -44,6 +44,20 @@ def _polygon_centroid(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
     return _rows(np.degrees(np.arctan2(y, x)) % 360.0, np.degrees(np.arctan2(z, np.hypot(x, y))))
 
 
+def _triangle_centroid(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
+    x, y, z = (_unit(ra, dec) + _unit(np.array(10.0), np.array(5.0))
+               + _unit(np.array(11.0), np.array(6.0))).T
+    return _rows(np.degrees(np.arctan2(y, x)) % 360.0, np.degrees(np.arctan2(z, np.hypot(x, y))))
+
+
+def _triangle_area(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
+    a, b, c = _unit(ra, dec), _unit(ra + 1, dec), _unit(ra, dec + 1)
+    triple = np.abs(np.einsum("ij,ij->i", a, np.cross(b, c)))
+    dots = 1 + np.einsum("ij,ij->i", a, b) + np.einsum("ij,ij->i", b, c) \
+        + np.einsum("ij,ij->i", c, a)
+    return np.degrees(np.degrees(2 * np.arctan2(triple, dots)))
+
+
 def _distance_to(ra0: float, dec0: float) -> Values:
     def distance(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
         dots = _unit(ra, dec) @ _unit(np.array(ra0), np.array(dec0))
@@ -79,6 +93,9 @@ CASES: tuple[GeometryCase, ...] = (
     GeometryCase("g_centroid_polygon",
                  "CENTROID(POLYGON('ICRS', {ra}, {dec}, {ra} + 1, {dec}, {ra}, {dec} + 1))",
                  _polygon_centroid, "2", "point", "deg", "pos.eq"),
+    GeometryCase("g_centroid_one_row_vertex",
+                 "CENTROID(POLYGON('ICRS', {ra}, {dec}, 10, 5, 11, 6))",
+                 _triangle_centroid, "2", "point", "deg", "pos.eq"),
     GeometryCase("g_distance", "DISTANCE(POINT('ICRS', {ra}, {dec}), POINT('ICRS', 150, 2))",
                  _distance_to(150.0, 2.0), None, None, "deg", "pos.angDistance"),
     GeometryCase("g_coord1", "COORD1(POINT('ICRS', {ra}, {dec}))", lambda ra, dec: ra,
@@ -88,6 +105,11 @@ CASES: tuple[GeometryCase, ...] = (
     GeometryCase("g_area", "AREA(CIRCLE('ICRS', {ra}, {dec}, 1))",
                  lambda ra, dec: np.full(len(ra), _CAP_1DEG), None, None, "deg**2",
                  "phys.angArea"),
+    GeometryCase("g_area_polygon",
+                 "AREA(POLYGON('ICRS', {ra}, {dec}, {ra} + 1, {dec}, {ra}, {dec} + 1))",
+                 _triangle_area, None, None, "deg**2", "phys.angArea"),
+    GeometryCase("g_area_point", "AREA(POINT('ICRS', {ra}, {dec}))",
+                 lambda ra, dec: np.zeros(len(ra)), None, None, "deg**2", "phys.angArea"),
 )
 
 ARRAY_CASES = tuple(c for c in CASES if c.arraysize is not None)
@@ -113,9 +135,10 @@ EMPTY = wide_select("sky.objects") + " WHERE dec > 90"
 UPLOAD_ROWS = {"tid": [1, 2, 3, 4], "ra": [10.0, None, 30.0, 40.0],
                "dec": [-5.0, 6.0, None, 8.0]}
 """An upload whose rows 2 and 3 lack a coordinate: their geometry values are NULL."""
-NULLS = wide_select("TAP_UPLOAD.targets AS t", ra="t.ra", dec="t.dec", key="t.tid",
-                    cases=ARRAY_CASES + tuple(c for c in CASES if c.name == "g_distance")) \
+NULLS = wide_select("TAP_UPLOAD.targets AS t", ra="t.ra", dec="t.dec", key="t.tid") \
     + " ORDER BY k"
+"""Every case over the upload: a NULL coordinate makes every geometry (and every number
+measured on it) NULL."""
 
 
 # ---------------------------------------------------------------- reading results back

@@ -19,6 +19,7 @@ from tap_service.config import TapSettings
 from tap_service.context import TapContext
 from tap_service.errors import MethodNotAllowedError, NotFoundError, error_response
 from tap_service.handlers import sync, uws, vosi
+from tap_service.params import close_request_params
 from tap_service.uws.runner import JobRunner
 from tap_service.uws.store import JobStore
 
@@ -106,6 +107,7 @@ class ErrorDocumentMiddleware:
     Handlers raise; :func:`tap_service.errors.error_response` chooses the status and the message
     (and logs the unexpected with an error id). A plain ASGI middleware rather than an
     ``exception_handler(Exception)``, which Starlette calls and then raises again to the server.
+    Once the request is answered, however, it also closes the files uploaded with it.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -130,3 +132,5 @@ class ErrorDocumentMiddleware:
             if started:  # the status is sent: nothing to do but end the response
                 raise
             await error_response(exc)(scope, receive, send)
+        finally:
+            close_request_params(scope)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
+from starlette.types import Scope
 
 from tap_service.errors import InvalidRequestError
 from tap_service.forms import FormLimits, read_form
@@ -26,6 +27,9 @@ PHASE_VALUES = frozenset({"RUN", "ABORT", "PENDING", "QUEUED", "EXECUTING", "COM
 
 MAX_LAST = 1_000_000_000
 """Largest LAST: more jobs than anyone holds, and within every database's integer range."""
+
+_STATE_KEY = "tap_params"
+"""Where a request's parameters are kept (``request.state``), so the body is read once."""
 
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 """Characters XML 1.0 cannot hold: a value with one could not be echoed in a job document."""
@@ -52,6 +56,11 @@ class RequestParams:
         """Add one value."""
         self.values.setdefault(name.upper(), []).append(value)
 
+    def close(self) -> None:
+        """Close the uploaded files (their spools may be temporary files on disk)."""
+        for upload in self.files.values():
+            upload.file.close()
+
 
 async def read_params(request: Request) -> RequestParams:
     """Collect the query-string and body parameters of a request, once, within the limits.
@@ -63,7 +72,7 @@ async def read_params(request: Request) -> RequestParams:
     PayloadTooLargeError
         The body is over the service's limits (it is read no further).
     """
-    cached: RequestParams | None = getattr(request.state, "tap_params", None)
+    cached: RequestParams | None = getattr(request.state, _STATE_KEY, None)
     if cached is not None:
         return cached
     settings: TapSettings = request.app.state.tap.settings
@@ -81,8 +90,15 @@ async def read_params(request: Request) -> RequestParams:
     for key, value in items:
         params.add(key, value)
     check_params(params)
-    request.state.tap_params = params
+    setattr(request.state, _STATE_KEY, params)
     return params
+
+
+def close_request_params(scope: Scope) -> None:
+    """Close what :func:`read_params` kept for a request, once the request is answered."""
+    params = scope.get("state", {}).get(_STATE_KEY)
+    if isinstance(params, RequestParams):
+        params.close()
 
 
 def check_params(params: RequestParams) -> None:

@@ -158,3 +158,18 @@ async def test_oversized_form_parameters_are_refused_while_they_stream(tap_engin
     assert r.status_code == 413
     assert f"limit of {limit} bytes" in _message(r)
     assert body.pulled <= limit + CHUNK + 64
+
+
+@pytest.mark.parametrize(("content_type", "body", "message"), [
+    ("multipart/form-data", b"--x\r\n", "has no boundary"),
+    (f"multipart/form-data; boundary={BOUNDARY}",
+     f"--{BOUNDARY}\r\nContent-Type: text/plain\r\n\r\nADQL\r\n--{BOUNDARY}--\r\n".encode(),
+     "A multipart part has no name"),
+    (f"multipart/form-data; boundary={BOUNDARY}", b"garbage without any boundary", "malformed"),
+])
+async def test_malformed_multipart_bodies_are_400_documents(tap_engine, tmp_path, content_type,
+                                                            body, message):
+    async with service(tap_engine, tmp_path) as client:
+        r = await client.post("/tap/sync", content=body, headers={"Content-Type": content_type})
+    assert r.status_code == 400
+    assert message in _message(r)

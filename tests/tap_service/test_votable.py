@@ -109,3 +109,41 @@ def test_error_document_is_dali_compliant():
     info = vot.resources[0].infos[0]
     assert (info.name, info.value, info.content) == ("QUERY_STATUS", "ERROR", "bad <query> & more")
     assert vot.resources[0].type == "results"
+
+
+@pytest.mark.parametrize("tabledata", [False, True])
+def test_array_size_follows_the_arrow_type_whatever_the_xtype(tabledata):
+    # A variable list is written with a length before its values, so its FIELD must say
+    # arraysize="*" even when tagged as a point; a fixed-size list says its size.
+    schema = pa.schema([
+        pa.field("p", pa.list_(pa.float64()), metadata={b"xtype": b"point"}),
+        pa.field("c", pa.list_(pa.float64(), 3), metadata={b"xtype": b"circle"}),
+        pa.field("after", pa.int64()),
+    ])
+    table = pa.table([pa.array([[1.0, 2.0], None, [3.0, 4.0]]),
+                      pa.array([[1.0, 2.0, 0.5], [3.0, 4.0, 1.0], None],
+                               pa.list_(pa.float64(), 3)),
+                      pa.array([7, 8, 9])], schema=schema)
+    _, vot = _vot(table, tabledata=tabledata, chunk=2)
+    fields = {f.name: f for f in vot.get_first_table().fields}
+    assert (fields["p"].arraysize, fields["c"].arraysize) == ("*", "3")
+    array = vot.get_first_table().array
+    assert list(array["after"]) == [7, 8, 9]
+    assert list(array["p"][0]) == [1.0, 2.0] and list(array["p"][2]) == [3.0, 4.0]
+    assert np.ma.getmaskarray(array["c"])[2].all()
+    assert list(array["c"][1]) == [3.0, 4.0, 1.0]
+
+
+def test_tabledata_spells_special_floats_as_votable_does():
+    schema = pa.schema([pa.field("x", pa.float64()),
+                        pa.field("a", pa.list_(pa.float64()))])
+    table = pa.table([pa.array([float("nan"), float("inf"), -float("inf"), None, 0.1 + 0.2]),
+                      pa.array([[float("nan"), None, 1e-5], [], None, [2.0], [0.1 + 0.2]])],
+                     schema=schema)
+    data, _ = _vot(table, tabledata=True)
+    text = data.decode()
+    cells = [row.split("</TD><TD>") for row in
+             text.split("<TABLEDATA>\n")[1].split("</TABLEDATA>")[0]
+             .replace("<TR><TD>", "").replace("</TD></TR>", "").splitlines()]
+    assert cells == [["NaN", "NaN NaN 0.00001"], ["+Inf", ""], ["-Inf", ""], ["", "2"],
+                     ["0.30000000000000004", "0.30000000000000004"]]

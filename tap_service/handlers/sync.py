@@ -80,9 +80,18 @@ class _CancellingStream(StreamingResponse):
                  media_type: str) -> None:
         super().__init__(chunks, media_type=media_type)
         self._cancel = cancel
+        self._complete = False
+
+    async def stream_response(self, send: Send) -> None:
+        """Send the chunks, noting whether the last one went out."""
+        await super().stream_response(send)
+        self._complete = True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
             self._cancel.set()
+            if not self._complete:
+                log.warning("sync result stream stopped before its end: its client "
+                            "disconnected")

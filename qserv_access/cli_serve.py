@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 HELP_SERVE = "run the IVOA TAP service over a data directory"
 HELP_DEMO = "build the demo catalogs (Hipparcos, Gaia DR3 bright, OpenNGC) if absent and serve them"
@@ -41,7 +45,13 @@ def _serve(data_dir: Path, args: argparse.Namespace, *, banner: str = "") -> int
         value = getattr(args, option, None)
         if value is not None:
             overrides[field] = value
-    settings = TapSettings(**overrides)  # type: ignore[arg-type]
+    from pydantic import ValidationError
+
+    try:
+        settings = TapSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        sys.stderr.write(_settings_error(exc) + "\n")
+        return 2
     app = create_app(settings)
     if banner:
         sys.stdout.write(banner + "\n")
@@ -49,6 +59,18 @@ def _serve(data_dir: Path, args: argparse.Namespace, *, banner: str = "") -> int
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
                 access_log=args.access_log)
     return 0
+
+
+def _settings_error(exc: ValidationError) -> str:
+    """One line per invalid setting, named as the operator sets it (QSA_TAP_NAME)."""
+    lines = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"]) or "settings"
+        given = error.get("input")
+        shown = "" if isinstance(given, dict) else f" (given {given!r})"
+        lines.append(f"qserv-access serve: error: setting QSA_TAP_{field.upper()}{shown}: "
+                     f"{error['msg']}; see docs/configuration.md.")
+    return "\n".join(lines)
 
 
 def run_serve(args: argparse.Namespace) -> int:

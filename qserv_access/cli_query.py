@@ -97,7 +97,8 @@ def _plain_schema(schema: pa.Schema) -> pa.Schema:
 
 
 def _csv_type(dtype: pa.DataType) -> pa.DataType:
-    if pa.types.is_list(dtype) or pa.types.is_large_list(dtype) or pa.types.is_struct(dtype):
+    if pa.types.is_list(dtype) or pa.types.is_large_list(dtype) or \
+            pa.types.is_fixed_size_list(dtype) or pa.types.is_struct(dtype):
         return pa.string()
     return dtype
 

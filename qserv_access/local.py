@@ -83,6 +83,18 @@ def _astropy_column(name: str, array: pa.Array) -> Column:
         rows = np.asarray(flat.to_numpy(zero_copy_only=False)).reshape(len(array), size)
         null = np.asarray(array.is_null().to_numpy(zero_copy_only=False))
         return MaskedColumn(rows, name=name, mask=np.repeat(null[:, None], size, axis=1))
+    if (pa.types.is_list(array.type) or pa.types.is_large_list(array.type)) and (
+            pa.types.is_floating(array.type.value_type)
+            or pa.types.is_integer(array.type.value_type)):
+        # A polygon: one masked array per row, as a VOTable reader gives (and writes).
+        dtype = array.type.value_type.to_pandas_dtype()
+        cells = np.empty(len(array), dtype=object)
+        for index, value in enumerate(array.to_pylist()):
+            items = value or []
+            cells[index] = np.ma.array([0 if x is None else x for x in items], dtype=dtype,
+                                       mask=[x is None for x in items])
+        null = np.asarray(array.is_null().to_numpy(zero_copy_only=False))
+        return MaskedColumn(cells, name=name, mask=null)
     values = np.asarray(array.to_numpy(zero_copy_only=False))
     if (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)) \
             and not array.null_count:

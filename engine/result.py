@@ -174,6 +174,13 @@ def result_schema(raw: pa.Schema, columns: tuple[ResultColumn, ...]) -> pa.Schem
     FixedSizeListType(fixed_size_list<item: double>[2])
     >>> schema.field("p").metadata[b"xtype"], schema.field("ra").metadata[b"unit"]
     (b'point', b'deg')
+
+    A result that brought no schema (no batch at all) still declares its columns:
+
+    >>> empty = result_schema(pa.schema([]), (ResultColumn("c", xtype="circle"),
+    ...                                       ResultColumn("n", datatype="int64")))
+    >>> [str(f.type) for f in empty]
+    ['fixed_size_list<item: double>[3]', 'int64']
     """
     if not len(raw) and columns:
         raw = pa.schema([pa.field(c.name, _declared_type(c)) for c in columns])

@@ -229,7 +229,6 @@ class JobRunner:
         out_dir = self.job_dir(job.job_id)
         final = out_dir / f"result.{started.fmt.extension or 'dat'}"
         try:
-            out_dir.mkdir(parents=True, exist_ok=True)
             self._write(job, started, final, cancel)
         except BaseException:
             started.result.cancel()
@@ -262,6 +261,7 @@ class JobRunner:
         tmp = final.with_suffix(PARTIAL_SUFFIX)
         written = 0
         try:
+            final.parent.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as fh:
                 for chunk in _checked(started.chunks, cancel):
                     written += len(chunk)
@@ -276,7 +276,7 @@ class JobRunner:
             tmp.replace(final)
         except BaseException as exc:
             # The free space is measured before the partial file is removed.
-            full = store_full_error(final.parent, exc) if isinstance(exc, OSError) and \
+            full = store_full_error(self.jobs_dir, exc) if isinstance(exc, OSError) and \
                 exc.errno in DISK_FULL_ERRNOS else None
             tmp.unlink(missing_ok=True)
             if full is not None:

@@ -217,7 +217,8 @@ class JobService:
                 pq.write_table(table, path)
                 stored[name.lower()] = str(path)
         except OSError as exc:
-            error = store_full_error(folder, exc) if exc.errno in DISK_FULL_ERRNOS else None
+            error = (store_full_error(self.runner.jobs_dir, exc)
+                     if exc.errno in DISK_FULL_ERRNOS else None)
             shutil.rmtree(folder.parent, ignore_errors=True)
             if error is not None:
                 raise error from exc

@@ -198,7 +198,7 @@ def test_full_disk_is_reported_and_later_jobs_run(tap_engine, tmp_path, store_ur
         done = finished(jobs, "alice", job.job_id)
         assert done.phase == Phase.ERROR
         assert done.error_transient is True
-        assert f"The result store on {folder} is full: " in done.error_message
+        assert f"The result store on {jobs.runner.jobs_dir} is full: " in done.error_message
         assert "bytes free" in done.error_message
         assert "Internal error" not in done.error_message
         idle(jobs)
@@ -232,3 +232,25 @@ def test_anonymous_service_shows_every_job(tap_engine, tmp_path, store_url):
         job = jobs.create("anonymous@10.0.0.1", {"LANG": "ADQL", "QUERY": "SELECT 1"})
         assert jobs.get("anonymous@10.0.0.2", job.job_id).job_id == job.job_id
         assert [j.job_id for j in jobs.list("anonymous@10.0.0.2")] == [job.job_id]
+
+
+def test_uploaded_table_is_stored_with_the_job_and_joined(tap_engine, tmp_path, store_url):
+    import pyarrow as pa
+
+    ids = tap_engine.query("SELECT TOP 2 id FROM sky.objects ORDER BY id").to_table()
+    first, second = ids["id"].to_pylist()
+    targets = pa.table({"tid": [1, 2], "oid": [first, second]})
+    query = ("SELECT t.tid, o.id FROM TAP_UPLOAD.targets AS t "
+             "JOIN sky.objects AS o ON o.id = t.oid ORDER BY t.tid")
+    with job_service(tap_engine, tmp_path, store_url) as jobs:
+        job = jobs.create("alice", {"LANG": "ADQL", "QUERY": query, "UPLOAD": "targets,param:t",
+                                    "RESPONSEFORMAT": "csv"},
+                          uploads={"TARGETS": targets}, run=True)
+        stored = job.parameters["_UPLOAD_FILES"]["targets"]
+        assert Path(stored).parent == jobs.runner.job_dir(job.job_id) / "uploads"
+        done = finished(jobs, "alice", job.job_id)
+        assert done.phase == Phase.COMPLETED, done.error_message
+        rows = Path(done.result_path).read_text().replace('"', "").split()
+        assert rows == ["tid,id", f"1,{first}", f"2,{second}"]
+        jobs.delete("alice", job.job_id)
+        assert not Path(stored).exists()

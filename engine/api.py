@@ -22,10 +22,11 @@ from engine.catalog import PublishedTable, TableManifest
 from engine.errors import CatalogError, QueryCancelledError, QueryLimitError
 from engine.execute.base import Executor
 from engine.execute.duck import MemoryBudget, default_memory_budget, open_database
-from engine.execute.local import LocalExecutor, batches_of, run_sql
-from engine.plan import Planner, PlanOptions, QueryPlan, ResultColumn, data_dirs
+from engine.execute.local import LocalExecutor
+from engine.merge import merge_partials
+from engine.plan import PlanOptions, QueryPlan, ResultColumn
+from engine.planning import Planner, data_dirs
 from engine.result import QueryResult, column_infos
-from engine.split import PARTIALS
 from engine.tap_schema import tap_schema_tables
 
 __all__ = ["Engine", "EngineOptions", "QueryPlan", "QueryResult", "ResultColumn", "column_infos"]
@@ -209,26 +210,7 @@ class Engine:
         started = time.monotonic()
         try:
             partials = self._executor.run(plan.tasks, plan.memory, cancel=cancel)
-            if plan.merge_sql is None:
-                yield from _first_rows(partials, plan.row_limit)
-                return
-            gathered = list(partials)
-            table = pa.Table.from_batches(gathered) if gathered else None
-            if table is None:
-                # No partial rows: run the partial of the first task for its schema only.
-                cursor = run_sql(self._con, f"SELECT * FROM ({plan.tasks[0].sql}) LIMIT 0",
-                                 plan.memory, plan.tasks[0].memory_tables)
-                table = cursor.reader().read_all()
-                cursor.close()
-            memory = {PARTIALS: table}
-            sql = plan.merge_sql
-            if maxrec is not None:
-                sql = f"SELECT * FROM ({sql}) LIMIT {int(maxrec) + 1}"
-            cursor = run_sql(self._con, sql, memory, [PARTIALS])
-            try:
-                yield from batches_of(cursor, cancel)
-            finally:
-                cursor.close()
+            yield from merge_partials(self._con, plan, partials, maxrec=maxrec, cancel=cancel)
         except QueryCancelledError:
             if timeout_s is not None and time.monotonic() - started >= timeout_s * 0.99:
                 raise QueryLimitError(
@@ -243,21 +225,6 @@ class Engine:
             self._executor.close()
         if self._con is not None:
             self._con.close()
-
-
-def _first_rows(batches: Iterator[pa.RecordBatch], limit: int | None
-                ) -> Iterator[pa.RecordBatch]:
-    """Yield at most ``limit`` rows (all when None), then stop the source."""
-    if limit is None:
-        yield from batches
-        return
-    left = limit
-    for batch in batches:
-        if batch.num_rows >= left:
-            yield batch.slice(0, left)
-            break
-        left -= batch.num_rows
-        yield batch
 
 
 def _covered(path: Path, dirs: list[Path]) -> bool:

@@ -19,7 +19,7 @@ from sqlglot import exp
 from engine.adql.geometry import GEOMETRY_MACROS
 from engine.adql.parse import parse_adql
 from engine.adql.translate import to_duckdb
-from engine.split import name_outputs
+from engine.planning.split import name_outputs
 
 REL_TOL = 1e-9
 ABS_TOL = 1e-9

@@ -44,6 +44,13 @@ QUERIES = {
                         "ON 1 = CONTAINS(POINT(o.ra, o.dec), CIRCLE(t.ra, t.dec, 4/3600.))",
     "subquery-single": "SELECT id FROM sky.object WHERE flags IN "
                        "(SELECT flag FROM sky.flagdefs WHERE weight > 6)",
+    "union-single": "SELECT id FROM sky.object WHERE id < 1050 UNION "
+                    "SELECT object_id FROM sky.source WHERE object_id < 1050",
+    "right-join-single": "SELECT o.id, f.label FROM sky.object o RIGHT JOIN sky.flagdefs f "
+                         "ON o.flags = f.flag",
+    "child-positions-key-lookup": "SELECT sourceId, mjd FROM sky.src WHERE objectId = 1021",
+    "child-positions-cone": "SELECT sourceId FROM sky.src WHERE "
+                            "CONTAINS(POINT(ra, dec), CIRCLE(0.0011, 0.0, 1/3600.)) = 1",
 }
 
 
@@ -55,8 +62,11 @@ def _block(engine: Engine, name: str, adql: str) -> str:
     def stable(sql: str) -> str:
         return sql.replace(data, "{DATA}").replace(str(engine.data_dir), "{DATA}")
 
-    lines = [f"-- query: {name}", f"-- mode: {plan.mode}", f"-- tasks: {len(plan.tasks)}",
-             f"-- chunks: {chunks} of {plan.chunks_total}", f"{adql};"]
+    lines = [f"-- query: {name}", f"-- mode: {plan.mode}"]
+    if plan.fallback:
+        lines.append(f"-- why single: {plan.fallback}")
+    lines += [f"-- tasks: {len(plan.tasks)}", f"-- chunks: {chunks} of {plan.chunks_total}",
+              f"{adql};"]
     if plan.tasks:
         lines += ["-- task[0]:", f"{stable(plan.tasks[0].sql)};"]
     lines += ["-- merge:", f"{stable(plan.merge_sql)};" if plan.merge_sql else "-- (none)"]

@@ -8,7 +8,7 @@ constrains the table (so DuckDB skips row groups), and listing the table's colum
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -144,3 +144,16 @@ def substitute(table: exp.Table, select: exp.Expr) -> exp.Expr:
     alias = table.alias or table.name
     return exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(
         alias, quoted=True)))
+
+
+def bind_tables(tree: exp.Expr, bind: Callable[[exp.Table], exp.Expr]) -> exp.Expr:
+    """Return a copy of ``tree`` with every table reference replaced by ``bind(table)``."""
+    copy = tree.copy()
+    ctes = {cte.alias_or_name for cte in copy.find_all(exp.CTE)}
+    for table in list(copy.find_all(exp.Table)):
+        if not table.db and table.name in ctes:
+            continue
+        if isinstance(table.parent, exp.Column | exp.Dot):
+            continue
+        table.replace(bind(table))
+    return copy

@@ -98,6 +98,11 @@ def _aggregates(node: exp.Expr) -> list[exp.AggFunc]:
     return [a for a in node.find_all(exp.AggFunc) if not a.find_ancestor(exp.Subquery)]
 
 
+UNSPLITTABLE = ("its aggregates, DISTINCT or ordering cannot be merged from per-chunk "
+                "partial results")
+"""Why a shape falls back when :func:`split_select` gives None."""
+
+
 def split_select(select: exp.Select, *, maxrec: int | None) -> SplitQuery | None:
     """Split ``select`` (one block, tables already bound) into partial + merge, or None."""
     if select.args.get("with_") or select.args.get("windows"):

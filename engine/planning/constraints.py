@@ -1,4 +1,5 @@
-"""Find what limits the rows a table reference can contribute: sky regions and id lookups.
+"""Find what limits the rows a table reference can contribute: sky regions, id lookups, and
+the distance joining two tables' positions (the radius of a cross-match).
 
 Works on the ADQL tree (geometry still as :mod:`engine.adql.nodes`), on the conjuncts
 of one SELECT block's WHERE and inner-join ON clauses. Anything not understood simply
@@ -101,19 +102,27 @@ def _is_true(node: exp.Expr) -> tuple[exp.Expr, bool] | None:
     return None
 
 
+def _distance_at_most(node: exp.Expr) -> tuple[nodes.Distance, float] | None:
+    """``DISTANCE(p, q) < r`` (or ``<=``, ``r >``, ``BETWEEN .. AND r``): ``(DISTANCE, r)``."""
+    dist: exp.Expr | None = None
+    bound: exp.Expr | None = None
+    if isinstance(node, exp.LT | exp.LTE):
+        dist, bound = node.this, node.expression
+    elif isinstance(node, exp.GT | exp.GTE):
+        dist, bound = node.expression, node.this
+    elif isinstance(node, exp.Between):
+        dist, bound = node.this, node.args.get("high")
+    radius = nodes.constant_value(bound)
+    if isinstance(dist, nodes.Distance) and radius is not None:
+        return dist, radius
+    return None
+
+
 def _distance_bound(node: exp.Expr, cols: PositionColumns) -> Region | None:
     """``DISTANCE(POINT(ra, dec), POINT(a, b)) < r`` (either side, either order)."""
-    pairs: list[tuple[exp.Expr, exp.Expr | None]] = []
-    if isinstance(node, exp.LT | exp.LTE):
-        pairs.append((node.this, node.expression))
-    elif isinstance(node, exp.GT | exp.GTE):
-        pairs.append((node.expression, node.this))
-    elif isinstance(node, exp.Between):
-        pairs.append((node.this, node.args.get("high")))
-    for dist, bound in pairs:
-        radius = nodes.constant_value(bound)
-        if not isinstance(dist, nodes.Distance) or radius is None:
-            continue
+    found = _distance_at_most(node)
+    if found is not None:
+        dist, radius = found
         for pos, other in ((dist.this, dist.expression), (dist.expression, dist.this)):
             centre = _point_coords(other)
             if _is_position(pos, cols) and centre is not None:
@@ -192,3 +201,51 @@ def _id_values(pred: exp.Expr, is_id: ColumnMatcher) -> list[int | str] | None:
         if left is not None and right is not None:
             return left + right
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class PairMatch:
+    """A join condition keeping pairs of rows of two tables within a radius of each other."""
+
+    radius_deg: float
+    first: tuple[str, str]
+    """Names of the first table's position columns (ra, dec) as the query wrote them."""
+    second: tuple[str, str]
+    """Names of the second table's position columns."""
+
+
+def match_constraint(predicates: list[exp.Expr], first: PositionColumns,
+                     second: PositionColumns) -> PairMatch | None:
+    """Return the radius joining two tables' positions, from the first predicate that gives one.
+
+    Recognised (either table first): ``DISTANCE(POINT(a), POINT(b)) < r`` (and ``<=``,
+    ``r >``, ``BETWEEN .. AND r``), ``CONTAINS(POINT(a), CIRCLE(POINT(b), r)) = 1`` and
+    ``INTERSECTS`` either way round, where ``r`` is a constant.
+    """
+    for pred in predicates:
+        pairs: list[tuple[exp.Expr, exp.Expr, float | None]] = []
+        truth = _is_true(pred)
+        if truth is not None:
+            fn = truth[0]
+            sides = [(fn.this, fn.expression)]
+            if isinstance(fn, nodes.Intersects):
+                sides.append((fn.expression, fn.this))
+            pairs += [(point, circle.this, nodes.constant_value(circle.expression))
+                      for point, circle in sides if isinstance(circle, nodes.Circle)]
+        else:
+            found = _distance_at_most(pred)
+            if found is not None:
+                pairs.append((found[0].this, found[0].expression, found[1]))
+        for p, q, radius in pairs:
+            if radius is None:
+                continue
+            if _is_position(p, first) and _is_position(q, second):
+                return PairMatch(max(radius, 0.0), _names(p), _names(q))
+            if _is_position(q, first) and _is_position(p, second):
+                return PairMatch(max(radius, 0.0), _names(q), _names(p))
+    return None
+
+
+def _names(point: exp.Expr) -> tuple[str, str]:
+    assert isinstance(point, nodes.Point)
+    return point.this.name, point.expression.name

@@ -1,0 +1,129 @@
+"""The chunk-choice pass: which partitions a table reference reads, and how tasks group them.
+
+A region picks the partitions its HEALPix coverage meets and the ``_healpix_29`` ranges
+a scan keeps (row-group pruning); id values pick the partitions their rows are stored in
+(from an id index). Either gives a superset of the rows: the query's own predicates still
+decide which rows match.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+from engine.catalog import Partition, PublishedTable, TableKind
+from engine.plan import PlanOptions
+from engine.planning.analysis import TableRef
+from engine.sky.healpix import pixel_range
+from engine.sky.regions import ConeRegion, Region, index_ranges, overlaps
+
+MAX_INDEX_RANGES = 12
+"""Most ``_healpix_29`` ranges put in one scan's filter; coarser ranges beyond that."""
+
+IdLookup = Callable[[PublishedTable, list[int | str]], list[int] | None]
+"""Maps id values of a table to the ``_healpix_29`` of their rows (None: cannot tell)."""
+
+Ranges = list[tuple[int, int]]
+
+
+class ChunkChooser:
+    """Chooses partitions and groups them into tasks, for the tables of one data directory."""
+
+    def __init__(self, id_lookup: IdLookup, options: PlanOptions) -> None:
+        self.id_lookup = id_lookup
+        self.options = options
+
+    def chunks_of(self, ref: TableRef) -> tuple[list[Partition], Ranges | None]:
+        """Return the partitions a reference must read and the index ranges to keep."""
+        manifest = ref.source.manifest
+        assert manifest is not None and ref.source.published is not None
+        parts = list(manifest.partitions)
+        ranges: Ranges | None = None
+        placement = placement_region(ref)
+        if placement is not None:
+            order = max((p.order for p in parts), default=0)
+            cov_order, pixels = placement.coverage(order)
+            parts = [p for p in parts if overlaps(cov_order, pixels, p.order, p.ipix)]
+            ranges = bounded_ranges(placement)
+        for indexed, ids in ref.id_lookups:
+            index_values = self.id_lookup(indexed, ids)
+            if index_values is None:
+                continue
+            wanted = set()
+            for value in index_values:
+                for p in parts:
+                    lo, hi = pixel_range(p.order, p.ipix)
+                    if lo <= value < hi:
+                        wanted.add(p.chunk_id)
+            parts = [p for p in parts if p.chunk_id in wanted]
+            id_ranges = sorted({(v, v + 1) for v in index_values})
+            ranges = id_ranges if ranges is None else intersect_ranges(ranges, id_ranges)
+        return parts, ranges
+
+    def groups(self, parts: Sequence[Partition]) -> list[list[Partition]]:
+        """Split partitions into task groups of about ``rows_per_task`` rows each."""
+        total = sum(p.nrows for p in parts)
+        count = max(1, min(len(parts), self.options.max_tasks,
+                           math.ceil(total / max(1, self.options.rows_per_task))))
+        groups: list[list[Partition]] = [[] for _ in range(count)]
+        loads = [0] * count
+        for part in sorted(parts, key=lambda p: -p.nrows):
+            target = loads.index(min(loads))
+            groups[target].append(part)
+            loads[target] += max(1, part.nrows)
+        return [sorted(g, key=lambda p: p.chunk_id) for g in groups if g]
+
+
+def placement_region(ref: TableRef) -> Region | None:
+    """The region holding the ``_healpix_29`` of every row of ``ref`` its region admits.
+
+    A positional table is placed by its own positions. A child is placed with its director
+    rows, up to ``director_offset_arcsec`` away from its own positions: its region is grown
+    by that much (and gives no pruning when the offset is unknown).
+    """
+    manifest = ref.source.manifest
+    if ref.region is None or manifest is None or manifest.kind != TableKind.CHILD:
+        return ref.region
+    if manifest.director_offset_arcsec is None:
+        return None
+    return ref.region.expanded(manifest.director_offset_arcsec / 3600.0)
+
+
+def dec_band(ref: TableRef) -> tuple[str, float, float] | None:
+    """The declination band of a cone constraining ``ref``, widened by a hair (or None)."""
+    manifest = ref.source.manifest
+    region = ref.region
+    if manifest is None or not manifest.dec_column or not isinstance(region, ConeRegion):
+        return None
+    slack = 1e-9
+    return (manifest.dec_column, region.dec_deg - region.radius_deg - slack,
+            region.dec_deg + region.radius_deg + slack)
+
+
+def bounded_ranges(region: Region) -> Ranges:
+    """Index ranges covering ``region``, at the finest order giving few enough of them."""
+    for order in range(18, -1, -2):
+        ranges = index_ranges(region, order)
+        if len(ranges) <= MAX_INDEX_RANGES:
+            return ranges
+    return index_ranges(region, 0)
+
+
+def intersect_ranges(a: Ranges, b: Ranges) -> Ranges:
+    """The half-open ranges in both ``a`` and ``b``."""
+    out = []
+    for lo1, hi1 in a:
+        for lo2, hi2 in b:
+            lo, hi = max(lo1, lo2), min(hi1, hi2)
+            if lo < hi:
+                out.append((lo, hi))
+    return sorted(out)
+
+
+def combine_ranges(a: Ranges | None, b: Ranges | None) -> Ranges | None:
+    """Ranges kept by both constraints (None: unconstrained)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return intersect_ranges(a, b)

@@ -1,0 +1,117 @@
+"""The ``chunked`` shape: one partitioned table, or a director and its child joined on the key.
+
+Each task reads a group of chunks (regular, uploaded and TAP_SCHEMA tables whole); the
+partial results are merged by the query :mod:`engine.planning.split` derives. A child
+lives in its director row's chunk, so a director-child join is chunk-local.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from engine.catalog import Partition, TableKind
+from engine.plan import ChunkTask, QueryPlan
+from engine.planning import constraints
+from engine.planning.analysis import Analysis, TableRef
+from engine.planning.bind import bind_tables, relation, substitute
+from engine.planning.chunks import ChunkChooser, Ranges, combine_ranges, dec_band
+from engine.planning.resolve import memory_names, table_key
+from engine.planning.split import UNSPLITTABLE, split_select
+
+
+def plan_chunked(analysis: Analysis, chooser: ChunkChooser) -> QueryPlan | str:
+    """Return a chunked plan, or why the query is not of this shape."""
+    duck = analysis.duck
+    assert isinstance(duck, exp.Select)
+    positional = analysis.partitioned_refs
+    driver = positional[0]
+    sides = [(j.side or "").upper() for j in duck.args.get("joins") or []]
+    if driver is not analysis.refs[0] and any(s in ("RIGHT", "FULL", "LEFT") for s in sides):
+        return ("an outer join keeps the rows of a table read whole by every task: each "
+                "task would repeat them")
+    if any(s in ("RIGHT", "FULL") for s in sides):
+        return "a RIGHT or FULL join would repeat unmatched rows in every task"
+    if len(positional) > 2:
+        return "it joins more than two partitioned tables"
+    partner = None
+    if len(positional) == 2:
+        pair = _director_pair(driver, positional[1])
+        if pair is None:
+            return "two partitioned tables that are not a director and its child"
+        if not _joined_on_key(duck, *pair):
+            return "the child is not joined to its director on the director key"
+        partner = positional[1]
+    parts, ranges = chooser.chunks_of(driver)
+    if partner is not None:
+        p_parts, p_ranges = chooser.chunks_of(partner)
+        keep = {p.chunk_id for p in p_parts}
+        parts = [p for p in parts if p.chunk_id in keep]
+        ranges = combine_ranges(ranges, p_ranges)
+    split = split_select(duck, maxrec=analysis.maxrec)
+    if split is None:
+        return UNSPLITTABLE
+    tasks = tuple(_task(analysis, split.partial, driver, group, ranges)
+                  for group in chooser.groups(parts) or [[]])
+    assert driver.source.manifest is not None
+    return analysis.plan(
+        mode="chunked", tasks=tasks, row_limit=split.row_limit,
+        merge_sql=split.merge.sql(dialect="duckdb") if split.merge is not None else None,
+        chunks_total=len(driver.source.manifest.partitions))
+
+
+def _task(analysis: Analysis, partial: exp.Select, driver: TableRef, group: list[Partition],
+          ranges: Ranges | None) -> ChunkTask:
+    """The partial query over one group of chunks (other tables read whole)."""
+    chunk_ids = {p.chunk_id for p in group}
+
+    def bind(table: exp.Table) -> exp.Expr:
+        source = analysis.sources[table_key(table)]
+        if not source.partitioned:
+            return substitute(table, relation(source))
+        assert source.manifest is not None
+        own = [p for p in source.manifest.partitions if p.chunk_id in chunk_ids]
+        band = dec_band(driver) if source is driver.source else None
+        return substitute(table, relation(source, own, ranges=ranges, bounds=band))
+
+    return ChunkTask(sql=bind_tables(partial, bind).sql(dialect="duckdb", copy=False),
+                     chunks=tuple(p.chunk_id for p in group),
+                     memory_tables=memory_names(partial, analysis.sources))
+
+
+def _director_pair(a: TableRef, b: TableRef) -> tuple[TableRef, TableRef] | None:
+    """Return (director, child) when one is the other's child with aligned chunks."""
+    for director, child in ((a, b), (b, a)):
+        dm, cm = director.source.manifest, child.source.manifest
+        if dm is None or cm is None or cm.kind != TableKind.CHILD:
+            continue
+        if cm.director != dm.name or not dm.id_column or not cm.director_key:
+            continue
+        if {p.chunk_id for p in cm.partitions} <= {p.chunk_id for p in dm.partitions}:
+            return director, child
+    return None
+
+
+def _joined_on_key(select: exp.Select, director: TableRef, child: TableRef) -> bool:
+    """Whether the director's id equals the child's key in an ON or WHERE conjunct."""
+    dm, cm = director.source.manifest, child.source.manifest
+    assert dm is not None and cm is not None
+    where = select.args.get("where")
+    preds = constraints.conjuncts(where.this if where is not None else None)
+    for join in select.args.get("joins") or []:
+        preds += constraints.conjuncts(join.args.get("on"))
+        using = join.args.get("using") or []
+        if any(u.name.lower() == (cm.director_key or "").lower() == (dm.id_column or "").lower()
+               for u in using):
+            return True
+
+    def is_col(node: exp.Expr, ref: TableRef, name: str) -> bool:
+        return (isinstance(node, exp.Column) and node.name.lower() == name.lower()
+                and node.table.lower() in (ref.alias, ""))
+
+    for pred in preds:
+        if isinstance(pred, exp.EQ):
+            for x, y in ((pred.this, pred.expression), (pred.expression, pred.this)):
+                if is_col(x, director, dm.id_column or "") and is_col(
+                        y, child, cm.director_key or ""):
+                    return True
+    return False

@@ -62,7 +62,14 @@ def _gather(con: duckdb.DuckDBPyConnection, plan: QueryPlan,
 
 def first_rows(batches: Iterator[pa.RecordBatch], limit: int | None
                ) -> Iterator[pa.RecordBatch]:
-    """Yield at most ``limit`` rows (all when None), then stop the source."""
+    """Yield at most ``limit`` rows (all when None), then stop the source.
+
+    Examples
+    --------
+    >>> batches = iter([pa.record_batch({"x": [1, 2, 3]}), pa.record_batch({"x": [4, 5]})])
+    >>> [b.num_rows for b in first_rows(batches, 4)]
+    [3, 1]
+    """
     if limit is None:
         yield from batches
         return

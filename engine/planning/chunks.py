@@ -110,7 +110,13 @@ def bounded_ranges(region: Region) -> Ranges:
 
 
 def intersect_ranges(a: Ranges, b: Ranges) -> Ranges:
-    """The half-open ranges in both ``a`` and ``b``."""
+    """The half-open ranges in both ``a`` and ``b``.
+
+    Examples
+    --------
+    >>> intersect_ranges([(0, 10), (20, 30)], [(5, 25)])
+    [(5, 10), (20, 25)]
+    """
     out = []
     for lo1, hi1 in a:
         for lo2, hi2 in b:
@@ -121,7 +127,13 @@ def intersect_ranges(a: Ranges, b: Ranges) -> Ranges:
 
 
 def combine_ranges(a: Ranges | None, b: Ranges | None) -> Ranges | None:
-    """Ranges kept by both constraints (None: unconstrained)."""
+    """Ranges kept by both constraints (None: unconstrained).
+
+    Examples
+    --------
+    >>> combine_ranges(None, [(1, 2)]), combine_ranges([(0, 4)], [(2, 9)])
+    ([(1, 2)], [(2, 4)])
+    """
     if a is None:
         return b
     if b is None:

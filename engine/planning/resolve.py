@@ -20,7 +20,14 @@ Sources = Mapping[TableKey, TableSource]
 
 
 def table_key(table: exp.Table) -> TableKey:
-    """Return the key of a table reference (the same in the ADQL and the DuckDB tree)."""
+    """Return the key of a table reference (the same in the ADQL and the DuckDB tree).
+
+    Examples
+    --------
+    >>> from engine.adql.parse import parse_adql
+    >>> table_key(parse_adql("SELECT * FROM dp1.Object AS O").find(exp.Table))
+    ('dp1', 'object', 'o')
+    """
     return (table.db.lower(), table.name.lower(), (table.alias or table.name).lower())
 
 

@@ -55,6 +55,13 @@ def test_pyvo_reads_null_geometry_values(tap, fmt):
     geo.check(read)
 
 
+def test_pyvo_async_job_result_reads_every_geometry_function(tap):
+    result = tap.run_async(geo.WIDE)
+    read = geo.from_astropy(result.to_table(), geo.votable_fields(result.votable))
+    assert len(read.values["k"]) == 40
+    geo.check(read)
+
+
 def test_pyvo_reads_the_fields_of_an_empty_geometry_result(tap):
     read = _pyvo_read(tap, geo.EMPTY, "votable")
     assert len(read.values["k"]) == 0

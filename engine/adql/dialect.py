@@ -246,6 +246,15 @@ class ADQL(Dialect):
         NO_PAREN_FUNCTIONS: ClassVar = {}
         LOG_DEFAULTS_TO_LN = True
 
+        def _parse_select_query(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if self._curr is not None and self._curr.token_type == TokenType.FROM:
+                self.raise_error(
+                    "FROM-first queries are not ADQL: the ADQL 2.1 grammar does not define "
+                    "them; write SELECT ... FROM ...",
+                    self._curr,
+                )
+            return super()._parse_select_query(*args, **kwargs)
+
         def _parse_table_parts(self, *args, **kwargs):  # type: ignore[no-untyped-def]
             if self._curr is not None and self._curr.token_type == TokenType.STRING:
                 self.raise_error("A string cannot name a table; write schema.table", self._curr)

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlglot import exp
 
 from engine.adql import nodes
 from engine.adql.dialect import ADQL_FUNCTIONS
+from engine.adql.grammar import (
+    ALLOWED_ARGS,
+    JOIN_KINDS,
+    JOIN_METHODS,
+    JOIN_SIDES,
+    construct_name,
+)
 from engine.errors import AdqlError, AdqlSyntaxError, UnsupportedQueryError, suggest
 
 _RESERVED_TEXT = """
@@ -38,29 +47,7 @@ ADQL_RESERVED = frozenset(_RESERVED_TEXT.split())
 """ADQL 2.1 §2.1.3 reserved words (SQL-92 plus ADQL's own): unquoted, they cannot name a
 table, column or alias."""
 
-_STRUCTURE = (
-    exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Subquery, exp.From, exp.Join,
-    exp.Where, exp.Group, exp.Having, exp.Order, exp.Ordered, exp.Limit, exp.Offset, exp.With,
-    exp.CTE, exp.TableAlias, exp.Table, exp.Column, exp.Identifier, exp.Star, exp.Alias,
-    exp.Paren, exp.Tuple, exp.Literal, exp.Null, exp.Boolean, exp.Distinct,
-)
-_OPERATORS = (
-    exp.In, exp.Exists, exp.Neg, exp.Not, exp.And, exp.Or, exp.EQ, exp.NEQ, exp.GT, exp.GTE,
-    exp.LT, exp.LTE, exp.Between, exp.Like, exp.ILike, exp.Is, exp.Add, exp.Sub, exp.Mul,
-    exp.Div, exp.Mod, exp.DPipe, exp.BitwiseAnd, exp.BitwiseOr, exp.BitwiseXor, exp.BitwiseNot,
-    exp.Case, exp.If, exp.Cast, exp.DataType, exp.DataTypeParam, exp.Trim, exp.Substring,
-    exp.StrPosition, exp.Var,
-)
-_FUNCTIONS = (
-    exp.Abs, exp.Ceil, exp.Degrees, exp.Exp, exp.Floor, exp.Ln, exp.Log, exp.Pi, exp.Pow,
-    exp.Radians, exp.Rand, exp.Sqrt, exp.Round, exp.Sin, exp.Cos, exp.Tan, exp.Cot, exp.Asin,
-    exp.Acos, exp.Atan, exp.Atan2, exp.Count, exp.Avg, exp.Min, exp.Max, exp.Sum, exp.Lower,
-    exp.Upper, exp.Length, exp.Coalesce, exp.Nullif, nodes.OctetLength, nodes.Truncate,
-    nodes.Point, nodes.Circle, nodes.Box, nodes.Polygon, nodes.Contains, nodes.Intersects,
-    nodes.Distance, nodes.Area, nodes.Centroid, nodes.Coord1, nodes.Coord2, nodes.CoordSys,
-    nodes.Region, nodes.InUnit,
-)
-ALLOWED_NODES: frozenset[type[exp.Expr]] = frozenset(_STRUCTURE + _OPERATORS + _FUNCTIONS)
+ALLOWED_NODES: frozenset[type[exp.Expr]] = frozenset(ALLOWED_ARGS)
 """Every node class a validated tree may contain; anything else (placeholders, vendor
 functions, DDL...) is refused, so nothing outside ADQL can reach DuckDB."""
 
@@ -88,23 +75,57 @@ def _position(node: exp.Expr) -> tuple[int, int]:
 
 
 class _Invalid(Exception):  # noqa: N818 - internal, turned into AdqlSyntaxError by validate()
-    def __init__(self, message: str, line: int, col: int) -> None:
+    def __init__(self, message: str, line: int, col: int, keyword: str = "") -> None:
         super().__init__(message)
-        self.message, self.line, self.col = message, line, col
+        self.message, self.line, self.col, self.keyword = message, line, col, keyword
 
 
-def _fail(message: str, node: exp.Expr) -> _Invalid:
+def _fail(message: str, node: exp.Expr, keyword: str = "") -> _Invalid:
     line, col = _position(node)
-    return _Invalid(message, line, col)
+    return _Invalid(message, line, col, keyword)
+
+
+def _keyword_position(text: str, keyword: str) -> tuple[int, int] | None:
+    """Line and column of the first ``keyword`` in ``text`` (outside strings and comments)."""
+    words = keyword.split()
+    if not text or not words or not words[0][:1].isalpha():
+        return None
+    pattern = re.compile(r"'[^']*'|\"[^\"]*\"|--[^\n]*|/\*.*?\*/|\b" + re.escape(words[0]) + r"\b",
+                         re.IGNORECASE | re.DOTALL)
+    for match in pattern.finditer(text):
+        if match.group()[:1].isalpha():
+            before = text[: match.start()]
+            return before.count("\n") + 1, match.start() - (before.rfind("\n") + 1) + 1
+    return None
+
+
+_SNIPPET_CHARS = 100
+"""Longest part of a query line shown under an error (a query may be one 1 MB line)."""
 
 
 def snippet(text: str, line: int, col: int) -> str:
-    """Return the query line ``line`` with a caret under column ``col`` (both 1-based)."""
+    r"""Return the query line ``line`` with a caret under column ``col`` (both 1-based).
+
+    Long lines are cut to about :data:`_SNIPPET_CHARS` characters around the column.
+
+    Examples
+    --------
+    >>> print(snippet("SELECT a\nFROM t WHERE", 2, 8))
+      FROM t WHERE
+             ^
+    """
     if not text:
         return ""
     lines = text.splitlines() or [""]
     shown = lines[min(line, len(lines)) - 1]
-    return f"  {shown}\n  {' ' * (col - 1)}^"
+    offset = col - 1
+    if len(shown) > _SNIPPET_CHARS:
+        start = max(0, offset - _SNIPPET_CHARS // 2)
+        head = "..." if start else ""
+        tail = "..." if start + _SNIPPET_CHARS < len(shown) else ""
+        shown = head + shown[start : start + _SNIPPET_CHARS] + tail
+        offset = offset - start + len(head)
+    return f"  {shown}\n  {' ' * offset}^"
 
 
 def is_predicate(node: exp.Expr) -> bool:
@@ -144,8 +165,9 @@ def validate(tree: exp.Expr, text: str = "") -> None:
         for node in tree.walk():
             _check_node(node, tree)
     except _Invalid as exc:
+        line, col = _keyword_position(text, exc.keyword) or (exc.line, exc.col)
         raise AdqlSyntaxError(
-            exc.message, line=exc.line, col=exc.col, snippet=snippet(text, exc.line, exc.col)
+            exc.message, line=line, col=col, snippet=snippet(text, line, col)
         ) from None
 
 
@@ -158,6 +180,7 @@ def _check_node(node: exp.Expr, root: exp.Expr) -> None:
         )
     if type(node) not in ALLOWED_NODES:
         _refuse_node(node)
+    _check_args(node)
     if isinstance(node, exp.Identifier) and not node.quoted:
         _check_identifier(node)
     elif isinstance(node, exp.Select):
@@ -202,6 +225,46 @@ def _check_table(node: exp.Table) -> None:
             )
 
 
+def _not_adql(what: str, node: exp.Expr, hint: str = "") -> _Invalid:
+    keyword = what if what[:1].isalpha() else ""
+    message = f"{what} is not ADQL: the ADQL 2.1 grammar does not define it"
+    return _fail(message + (f"; {hint}" if hint else ""), node, keyword)
+
+
+_HINTS = {
+    "EXCLUDE": "list the columns you want instead of *",
+    "REPLACE": "list the columns, with the replaced expression AS its name",
+    "WITH RECURSIVE": "ADQL allows only non-recursive WITH",
+    "GROUP BY ALL": "list the grouping columns",
+    "DISTINCT ON": "use GROUP BY",
+    "NULLS FIRST": "ADQL sorts NULLs as the service does; filter them with IS NULL",
+    "TRY_CAST": "write CAST(x AS type)",
+}
+
+
+_JOIN_FORMS = "ADQL joins are [NATURAL] [INNER | LEFT | RIGHT | FULL [OUTER]] JOIN"
+
+
+def _check_args(node: exp.Expr) -> None:
+    allowed = ALLOWED_ARGS[type(node)]
+    for key, value in node.args.items():
+        if key not in allowed and value is not None and value is not False and value != []:
+            what = construct_name(node, key)
+            raise _not_adql(what, node, _HINTS.get(what, ""))
+    if isinstance(node, exp.Join):
+        for key, allowed_values in (
+            ("side", JOIN_SIDES), ("kind", JOIN_KINDS), ("method", JOIN_METHODS)
+        ):
+            value = str(node.args.get(key) or "").upper()
+            if value and value not in allowed_values:
+                raise _not_adql(construct_name(node, key), node, _JOIN_FORMS)
+    elif isinstance(node, exp.If):
+        if not isinstance(node.parent, exp.Case):
+            raise _not_adql("IF", node, "write CASE WHEN ... THEN ... ELSE ... END")
+        if node.parent.this is None:
+            _check_condition(node.this, "WHEN")
+
+
 def _refuse_node(node: exp.Expr) -> None:
     if isinstance(node, exp.Func):
         name = node.sql_name() if hasattr(node, "sql_name") else node.key.upper()
@@ -210,10 +273,7 @@ def _refuse_node(node: exp.Expr) -> None:
         )
     if isinstance(node, (exp.Placeholder, exp.Parameter)):
         raise _fail("Query parameters (?, $1, :name) are not ADQL", node)
-    raise UnsupportedQueryError(
-        f"'{node.key.upper()}' is not part of ADQL as supported here; "
-        "rewrite the query with ADQL 2.1 SELECT syntax"
-    )
+    raise _not_adql(construct_name(node), node)
 
 
 def _check_identifier(node: exp.Identifier) -> None:

@@ -125,7 +125,7 @@ def check_lexicon(tokens: list[Token], text: str) -> None:
 
 
 _WATCHED_WORDS = frozenset(
-    {"LIMIT", "ISNULL", "NOTNULL", "NULLS", "DISTINCT", "ALL"}
+    {"LIMIT", "SAMPLE", "ISNULL", "NOTNULL", "NULLS", "DISTINCT", "ALL"}
 ) | _VENDOR_JOINS | _TYPED_LITERALS
 """Words that start a sequence checked below (others need no look at their neighbours)."""
 
@@ -170,7 +170,7 @@ def _check_word(tokens: list[Token], i: int, text: str) -> None:
 def _is_vendor_clause(word: str, following: Token | None) -> bool:
     if following is None:
         return False
-    if word == "LIMIT":
+    if word in ("LIMIT", "SAMPLE"):  # also common column names: only before a number
         return following.token_type == TokenType.NUMBER or following.text.upper() == "ALL"
     return word in _VENDOR_CLAUSES and following.token_type in (
         TokenType.VAR, TokenType.NUMBER, TokenType.L_PAREN, TokenType.FIRST, TokenType.NEXT,

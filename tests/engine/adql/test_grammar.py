@@ -42,6 +42,7 @@ def test_duckdb_syntax_of_issue_7_is_refused_with_position(adql: str, message: s
         ("SELECT a FROM t PIVOT (SUM(a) FOR b IN (1, 2))", "PIVOT is not ADQL"),
         ("SELECT a FROM t FETCH FIRST 5 ROWS ONLY", "FETCH is not ADQL"),
         ("SELECT a FROM t USING SAMPLE 10", "SAMPLE is not ADQL"),
+        ("SELECT a FROM t SAMPLE 10", "SAMPLE is not ADQL"),
         ("SELECT a FROM t TABLESAMPLE (10)", "not ADQL"),
         ("SELECT a FROM t LIMIT 5", "LIMIT is not ADQL.*SELECT TOP n"),
         ("SELECT a FROM t ORDER BY a LIMIT 5 OFFSET 2", "LIMIT is not ADQL"),

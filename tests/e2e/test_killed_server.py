@@ -1,0 +1,78 @@
+"""A server killed while an async job writes its result leaves no partial file after restart."""
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.postgres import free_port
+from tests.support.tap_server import running_tap_server
+
+BIG = "SELECT a.id, a.ra, a.dec, b.source_id, b.mjd FROM sky.objects AS a, sky.sources AS b"
+
+
+def poll(predicate, timeout_s, what):
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def server_pid(port):
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"qserv_access.cli_serve" in args and str(port).encode() in args:
+            return int(cmdline.parent.name)
+    raise AssertionError(f"no server process on port {port}")
+
+
+def test_partial_result_of_a_killed_server_is_removed_at_restart(tmp_path):
+    pytest.importorskip("engine.ingest.api", reason="the ingest engine is not available")
+    from tests.support.tap_data import build_tap_data_dir
+
+    (tmp_path / "catalogs").mkdir()
+    data_dir = build_tap_data_dir(tmp_path / "catalogs")
+    port = free_port()
+    with running_tap_server(data_dir, tmp_path, port) as url:
+        r = httpx.post(url + "/async", data={"LANG": "ADQL", "QUERY": BIG, "PHASE": "RUN",
+                                             "MAXREC": "10000000"})
+        assert r.status_code == 303
+        job_url = r.headers["location"]
+        folder = tmp_path / "work" / "jobs" / job_url.rsplit("/", 1)[1]
+        partial = folder / "result.partial"
+        poll(lambda: partial.exists() and partial.stat().st_size > 100_000, 90,
+             "the job to write part of its result")
+        pid = server_pid(port)
+        os.kill(pid, signal.SIGKILL)
+        poll(lambda: not Path(f"/proc/{pid}/cmdline").exists()
+             or not Path(f"/proc/{pid}/cmdline").read_bytes(), 30, "the server to die")
+    assert partial.exists()  # what the killed process left behind
+
+    # Restarted over a data directory without the table, the job cannot run again (so it
+    # cannot overwrite its old partial file): only the start-up sweep can remove it.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    port = free_port()
+    with running_tap_server(empty, tmp_path, port) as url:
+        job_path = job_url.split("/tap", 1)[1]
+
+        def phase():
+            return httpx.get(url + job_path + "/phase").text
+
+        poll(lambda: phase() in ("ERROR", "COMPLETED", "ABORTED"), 60, "the re-queued job")
+        assert phase() == "ERROR"
+        assert [p for p in folder.rglob("*") if p.is_file()] == []
+        r = httpx.post(url + "/async", data={
+            "LANG": "ADQL", "QUERY": "SELECT TOP 1 table_name FROM TAP_SCHEMA.tables",
+            "PHASE": "RUN"})
+        later = r.headers["location"]
+        poll(lambda: httpx.get(later + "/phase").text in ("COMPLETED", "ERROR"), 60,
+             "a later job to finish")
+        assert httpx.get(later + "/phase").text == "COMPLETED", httpx.get(later).text

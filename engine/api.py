@@ -20,7 +20,7 @@ from engine import catalog
 from engine.adql.geometry import GEOMETRY_MACROS
 from engine.catalog import PublishedTable, TableManifest
 from engine.errors import CatalogError, QueryCancelledError, QueryLimitError
-from engine.execute.base import Executor
+from engine.execute.base import Executor, ProgressSnapshot, QueryProgress
 from engine.execute.duck import MemoryBudget, default_memory_budget, open_database
 from engine.execute.local import LocalExecutor
 from engine.merge import merge_partials
@@ -29,7 +29,8 @@ from engine.planning import Planner, data_dirs
 from engine.result import QueryResult, column_infos
 from engine.tap_schema import tap_schema_tables
 
-__all__ = ["Engine", "EngineOptions", "QueryPlan", "QueryResult", "ResultColumn", "column_infos"]
+__all__ = ["Engine", "EngineOptions", "ProgressSnapshot", "QueryPlan", "QueryProgress",
+           "QueryResult", "ResultColumn", "column_infos"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,15 +202,19 @@ class Engine:
         timeout = timeout_s if timeout_s is not None else self.options.default_timeout_s
         if timeout is not None:
             _cancel_after(cancel, timeout)
-        batches = self._execute(plan, maxrec=maxrec, cancel=cancel, timeout_s=timeout)
-        return QueryResult(plan, batches, maxrec=maxrec, cancel=cancel)
+        progress = QueryProgress(plan.tasks)
+        batches = self._execute(plan, maxrec=maxrec, cancel=cancel, timeout_s=timeout,
+                                progress=progress)
+        return QueryResult(plan, batches, maxrec=maxrec, cancel=cancel, progress=progress)
 
     def _execute(self, plan: QueryPlan, *, maxrec: int | None, cancel: threading.Event,
-                 timeout_s: float | None) -> Iterator[pa.RecordBatch]:
+                 timeout_s: float | None,
+                 progress: QueryProgress) -> Iterator[pa.RecordBatch]:
         assert self._executor is not None and self._con is not None
         started = time.monotonic()
         try:
-            partials = self._executor.run(plan.tasks, plan.memory, cancel=cancel)
+            partials = self._executor.run(plan.tasks, plan.memory, cancel=cancel,
+                                          progress=progress)
             yield from merge_partials(self._con, plan, partials, maxrec=maxrec, cancel=cancel)
         except QueryCancelledError:
             if timeout_s is not None and time.monotonic() - started >= timeout_s * 0.99:

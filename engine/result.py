@@ -16,17 +16,24 @@ import pyarrow.compute as pc
 
 from engine.catalog import ColumnInfo
 from engine.errors import EngineError
+from engine.execute.base import QueryProgress
 from engine.plan import QueryPlan, ResultColumn
 
 __all__ = ["GEOMETRY_TYPES", "QueryResult", "column_infos", "result_schema"]
 
 
 class QueryResult:
-    """A running query's result: column metadata now, rows as a stream of batches."""
+    """A running query's result: column metadata now, rows as a stream of batches.
+
+    ``progress`` counts the chunks done of the chunks the query reads, and the rows read
+    so far; it may be read from any thread while another one reads the rows.
+    """
 
     def __init__(self, plan: QueryPlan, batches: Iterator[pa.RecordBatch], *,
-                 maxrec: int | None, cancel: threading.Event) -> None:
+                 maxrec: int | None, cancel: threading.Event,
+                 progress: QueryProgress | None = None) -> None:
         self.plan = plan
+        self.progress = progress or QueryProgress(plan.tasks)
         self._batches = batches
         self._maxrec = maxrec
         self._cancel = cancel
@@ -85,9 +92,11 @@ class QueryResult:
                     self.overflow = True
                     if keep > 0:
                         self.rows += keep
+                        self.progress.add_rows(keep)
                         yield _cast(batch.slice(0, keep), schema)
                     return
                 self.rows += batch.num_rows
+                self.progress.add_rows(batch.num_rows)
                 yield _cast(batch, schema)
         finally:
             self._cancel.set()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from engine.errors import QueryCancelledError
+from engine.execute.base import QueryProgress
 from engine.plan import ChunkTask
 
 if TYPE_CHECKING:
@@ -86,24 +87,50 @@ class DaskExecutor:
         return cls(Client(address), read_dirs)
 
     def run(self, tasks: Sequence[ChunkTask], memory: Mapping[str, pa.Table], *,
-            cancel: threading.Event) -> Iterator[pa.RecordBatch]:
-        """Submit every task, yield batches as tasks finish; cancel the rest on stop."""
+            cancel: threading.Event,
+            progress: QueryProgress | None = None) -> Iterator[pa.RecordBatch]:
+        """Submit every task, yield batches as tasks finish; cancel the rest on stop.
+
+        Setting ``cancel`` cancels the tasks not yet finished at once (queued ones never
+        start on a worker), even while no task finishes to wake this generator up.
+        """
         from distributed import as_completed
 
+        progress = progress or QueryProgress(tasks)
         futures = [
             self.client.submit(run_task, task, {n: memory[n] for n in task.memory_tables},
                                self.read_dirs, pure=False)
             for task in tasks
         ]
+        by_key = {f.key: task for f, task in zip(futures, tasks, strict=True)}
+        for _ in futures:
+            progress.task_started()
+        pending = set(by_key)
+        finished = threading.Event()
+
+        def stop_on_cancel() -> None:
+            while not finished.is_set():
+                if cancel.wait(0.05):
+                    self.client.cancel([f for f in futures if not f.done()])
+                    return
+
+        watcher = threading.Thread(target=stop_on_cancel, daemon=True, name="qsa-dask-cancel")
+        watcher.start()
         try:
             for future in as_completed(futures):
-                if cancel.is_set():
+                if cancel.is_set() or future.cancelled():
                     raise QueryCancelledError("The query was cancelled.")
                 table = future.result()
+                pending.discard(future.key)
+                progress.task_done(by_key[future.key])
+                progress.task_stopped()
                 yield from table.to_batches() or [
                     pa.RecordBatch.from_pylist([], schema=table.schema)]
         finally:
+            finished.set()
             self.client.cancel([f for f in futures if not f.done()])
+            for _ in pending:
+                progress.task_stopped()
 
     def close(self) -> None:
         """Leave the cluster running (it is shared); drop our client."""

@@ -19,6 +19,7 @@ from engine.errors import (
     QueryLimitError,
     UnknownColumnError,
 )
+from engine.execute.base import QueryProgress
 from engine.execute.duck import check_single_select
 from engine.plan import ChunkTask
 
@@ -133,16 +134,21 @@ class LocalExecutor:
         self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="qsa-chunk")
 
     def run(self, tasks: Sequence[ChunkTask], memory: Mapping[str, pa.Table], *,
-            cancel: threading.Event) -> Iterator[pa.RecordBatch]:
+            cancel: threading.Event,
+            progress: QueryProgress | None = None) -> Iterator[pa.RecordBatch]:
         """Yield batches from all tasks as they arrive (bounded queue: memory stays flat)."""
         if cancel.is_set():
             raise QueryCancelledError("The query was cancelled before it started.")
+        progress = progress or QueryProgress(tasks)
         if len(tasks) == 1:
             cursor = run_sql(self.con, tasks[0].sql, memory, tasks[0].memory_tables)
             watcher = _interrupt_on(cancel, [cursor])
+            progress.task_started()
             try:
                 yield from batches_of(cursor, cancel)
+                progress.task_done(tasks[0])
             finally:
+                progress.task_stopped()
                 watcher.set()
                 cursor.close()
             return
@@ -151,9 +157,12 @@ class LocalExecutor:
         cursors: list[TaskCursor] = []
 
         def work(task: ChunkTask) -> None:
+            started = False
             try:
                 if stop.is_set() or cancel.is_set():
                     return
+                progress.task_started()
+                started = True
                 cursor = run_sql(self.con, task.sql, memory, task.memory_tables)
                 cursors.append(cursor)
                 for batch in batches_of(cursor, cancel):
@@ -165,6 +174,7 @@ class LocalExecutor:
                             continue
                     if stop.is_set():
                         return
+                progress.task_done(task)
             except (EngineError, duckdb.Error) as exc:
                 out.put(exc)
             except Exception as exc:  # noqa: BLE001 -- worker boundary: convert, keep the cause
@@ -172,6 +182,8 @@ class LocalExecutor:
                 wrapped.__cause__ = exc
                 out.put(wrapped)
             finally:
+                if started:
+                    progress.task_stopped()
                 out.put(_DONE)
 
         for task in tasks:

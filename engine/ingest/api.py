@@ -1,48 +1,62 @@
-"""Ingest entry points: :func:`ingest_files` and :func:`attach_hats`."""
+"""Ingest entry points: :func:`ingest_files`, :func:`ingest_batches` and :func:`attach_hats`.
+
+A partitioned ingest runs three named passes, each in its own module with typed inputs
+and outputs: :func:`~engine.ingest.scan.scan` (pass 1: read and spill by sky bucket),
+:func:`~engine.ingest.layout.plan_layout` (choose partitions),
+:func:`~engine.ingest.write.write_partitions` (passes 2 and 3: partitions and margins),
+then the id index (:func:`~engine.ingest.pipeline.merge_id_index`) and the HATS metadata.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
+import os
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 import pyarrow as pa
 
 from engine.catalog import (
     MANIFEST_NAME,
+    PublishedTable,
     TableKind,
     TableManifest,
     read_table,
     require_table,
 )
-from engine.errors import IngestError
+from engine.errors import IngestError, suggest
 from engine.ingest import hats_layout, pipeline, space, txn
+from engine.ingest.layout import plan_layout
 from engine.ingest.metadata import build_columns, read_felis_table, schema_with_metadata
-from engine.ingest.partitioning import (
-    DEFAULT_MAX_ROWS_PER_PARTITION,
-    HISTOGRAM_ORDER,
-    choose_partitions,
+from engine.ingest.partitioning import DEFAULT_MAX_ROWS_PER_PARTITION, HISTOGRAM_ORDER
+from engine.ingest.readers import FieldMeta, arrow_field_meta
+from engine.ingest.scan import Scan, ScanRequest, scan
+from engine.ingest.sources import (
+    BatchSource,
+    SourcePart,
+    file_parts,
+    memory_parts,
+    peek,
+    stream_parts,
 )
-from engine.ingest.readers import split_parquet
-from engine.ingest.workers import (
-    SpillJob,
-    SpillResult,
-    merge_margin,
-    sha256_file,
-    spill_file,
-    write_partition,
-)
+from engine.ingest.workers import sha256_file
+from engine.ingest.write import WriteRequest, write_partitions
 from engine.sky.healpix import SPATIAL_INDEX_COLUMN
 
 _log = logging.getLogger(__name__)
 
-SPLIT_ROWS = 400_000
-"""Parquet inputs bigger than this are read by several workers, row groups apiece."""
+SPLIT_ROWS = 2_000_000
+"""Parquet inputs bigger than this are read by several workers, row groups apiece (each
+pass-1 job writes a spill file per sky bucket: bigger jobs, fewer files)."""
+
+ONE_SHOT_PART_ROWS = 1_000_000
+"""Rows of a one-shot stream gathered in this process and shipped to a worker at a time."""
 
 DEFAULT_MARGIN_ARCSEC = 10.0
 """Overlap kept around each partition. It must exceed the largest cross-match radius we
@@ -135,34 +149,136 @@ def ingest_files(
     Ingests into one table run one at a time: a second one waits for the first to
     publish (saying so on stderr), then adds its rows to that version.
     """
-    data_dir = Path(data_dir)
+    spec = _spec(table, ra, dec, id_column, director, director_key, margin_arcsec,
+                 max_rows_per_partition, allow_orphans)
+    if not files:
+        raise IngestError("No input files given.")
+    return _run(Path(data_dir), spec, _NewRows(files=tuple(str(Path(f)) for f in files)),
+                schema_yaml, workers, progress)
+
+
+def ingest_batches(
+    data_dir: str | Path,
+    table: str,
+    batches: BatchSource | Iterable[pa.RecordBatch | pa.Table],
+    *,
+    ra: str | None = None,
+    dec: str | None = None,
+    id_column: str | None = None,
+    director: str | None = None,
+    director_key: str | None = None,
+    schema_yaml: str | Path | None = None,
+    margin_arcsec: float = DEFAULT_MARGIN_ARCSEC,
+    max_rows_per_partition: int = DEFAULT_MAX_ROWS_PER_PARTITION,
+    allow_orphans: bool = False,
+    nrows: int | None = None,
+    name: str = "batch stream",
+    workers: int | None = None,
+    progress: bool | Literal["always"] = True,
+) -> TableManifest:
+    """Ingest a stream of Arrow record batches (no input files) into a table.
+
+    Parameters
+    ----------
+    batches
+        A :class:`~engine.ingest.sources.BatchSource` (replayable, in parts that worker
+        processes read in parallel: the way to ingest a billion generated rows), or any
+        iterable of ``pyarrow.RecordBatch`` / ``Table`` (read once, by this process, and
+        shipped to the workers in parts of :data:`ONE_SHOT_PART_ROWS` rows). Every batch
+        has the columns of the first.
+    nrows
+        Rows of a plain iterable, when known (a ``BatchSource`` gives its own): sizes the
+        progress bar and the disk check. Unknown, the disk check cannot refuse early.
+    name
+        Names a plain iterable in error messages (rows count from its first row).
+    others
+        As :func:`ingest_files`.
+
+    Returns
+    -------
+    TableManifest
+        The published manifest.
+
+    Raises
+    ------
+    IngestError
+        Bad rows (named by stream part and row), bad arguments, or a disk too small.
+
+    Examples
+    --------
+    >>> from engine.ingest.synthetic import synthetic_source
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     m = ingest_batches(d, "sim.obj", synthetic_source(3000, part_rows=1000),
+    ...                        ra="ra", dec="dec", id_column="id", workers=1, progress=False)
+    >>> m.nrows, m.column("ra").unit
+    (3000, 'deg')
+    """
+    spec = _spec(table, ra, dec, id_column, director, director_key, margin_arcsec,
+                 max_rows_per_partition, allow_orphans)
+    if isinstance(batches, BatchSource):
+        label = batches.name
+        sample, _ = peek(batches.read_part(0), f"{label} part 0")
+        new = _NewRows(stream=batches, sample=sample, name=label, nrows=batches.nrows)
+    elif isinstance(batches, pa.Table | pa.RecordBatch):
+        raise IngestError("Give an iterable of record batches (e.g. table.to_batches()) or a "
+                          "BatchSource, not a single Table or RecordBatch.")
+    else:
+        sample, one_shot = peek(batches, name)
+        new = _NewRows(one_shot=one_shot, sample=sample, name=name, nrows=nrows)
+    return _run(Path(data_dir), spec, new, schema_yaml, workers, progress)
+
+
+def _spec(table: str, ra: str | None, dec: str | None, id_column: str | None,
+          director: str | None, director_key: str | None, margin_arcsec: float,
+          max_rows: int, allow_orphans: bool) -> _Spec:
     name = _check_table_name(table)
     if (ra is None) != (dec is None):
         raise IngestError("Give both --ra and --dec, or neither.")
     if (director is None) != (director_key is None):
         raise IngestError("Give both --director and --director-key, or neither.")
-    if not files:
-        raise IngestError("No input files given.")
     kind = (TableKind.CHILD if director else
             TableKind.POSITIONAL if ra else TableKind.REGULAR)
-    spec = _Spec(name, kind, ra, dec, id_column, director.lower() if director else None,
+    return _Spec(name, kind, ra, dec, id_column, director.lower() if director else None,
                  director_key, margin_arcsec if kind is TableKind.POSITIONAL else 0.0,
-                 max_rows_per_partition, allow_orphans)
-    new_files = [str(Path(f)) for f in files]
+                 max_rows, allow_orphans)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _NewRows:
+    """The rows an ingest adds: files, or a stream (replayable or one-shot)."""
+
+    files: tuple[str, ...] = ()
+    stream: BatchSource | None = None
+    one_shot: Iterator[pa.RecordBatch] | None = None
+    sample: pa.RecordBatch | None = None
+    """The stream's first batch: its schema, and a sample for the disk estimate."""
+    name: str = ""
+    nrows: int | None = None
+
+
+def _run(data_dir: Path, spec: _Spec, new: _NewRows, schema_yaml: str | Path | None,
+         workers: int | None, progress: bool | Literal["always"]) -> TableManifest:
+    """Take the table's lock, check the disk, ingest in a transaction, publish."""
     # One writer per table from reading the version it appends to until publishing its own:
     # two ingests at once would otherwise both build on the same version, and the last one
     # published would drop the other's rows.
+    name, kind = spec.table, spec.kind
     with txn.table_lock(data_dir, name, on_wait=_tell):
         old = read_table(data_dir, name)
         if old is not None and old.manifest.kind is not kind:
             raise IngestError(f"Table '{name}' exists as a {old.manifest.kind} table; cannot "
                               f"append {kind} data to it (check --ra/--dec/--director).")
-        room = space.check_room(data_dir, new_files, pipeline.old_inputs(old),
-                                spill=kind is not TableKind.REGULAR)
+        stream_bytes = 0
+        if new.sample is not None and new.nrows:
+            stream_bytes = space.estimate_stream_bytes(new.sample, new.nrows, spec.ra,
+                                                       spec.dec)
+        room = space.check_room(data_dir, list(new.files), pipeline.old_inputs(old),
+                                spill=kind is not TableKind.REGULAR, stream_bytes=stream_bytes)
         tx = None
         try:
             tx = txn.begin(data_dir, name)
-            return _ingest(data_dir, spec, new_files, old, tx, schema_yaml, workers, progress)
+            return _ingest(data_dir, spec, new, old, tx, schema_yaml, workers, progress)
         except BaseException as exc:
             if tx is not None:
                 txn.abort(tx)
@@ -184,20 +300,83 @@ def _required(spec: _Spec) -> dict[str, str]:
     return {role: col for role, col in pairs if col}
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Work:
+    """One ingest's inputs, resolved: every input (new first, or the published version's
+    partitions first for a stream), their unified schema, and the parts pass 1 reads."""
+
+    inputs: pipeline.Inputs
+    labels: tuple[str, ...]
+    """Each input's name in errors, by ``input_index``."""
+    parts: Iterable[SourcePart]
+    n_new_files: int
+    total: int | None
+    """Rows to read, when known (the progress bar's total)."""
+
+
+def _resolve(spec: _Spec, new: _NewRows, old: PublishedTable | None) -> _Work:
+    required = _required(spec)
+    if new.files:
+        inputs = pipeline.probe_inputs(list(new.files) + pipeline.old_inputs(old), required)
+        known = [p.nrows for p in inputs.probes]
+        total = sum(n or 0 for n in known) if all(n is not None for n in known) else None
+        return _Work(inputs, inputs.paths, file_parts(inputs.paths, len(new.files), SPLIT_ROWS),
+                     len(new.files), total)
+    assert new.sample is not None
+    inputs = _stream_inputs(new.sample.schema, pipeline.old_inputs(old), required, new.name)
+    parts: Iterable[SourcePart] = file_parts(inputs.paths, 0, SPLIT_ROWS)
+    index = len(inputs.paths)
+    if new.stream is not None:
+        parts = [*parts, *stream_parts(new.stream, index)]
+    else:
+        assert new.one_shot is not None
+        parts = itertools.chain(parts, memory_parts(new.one_shot, new.name, index,
+                                                    ONE_SHOT_PART_ROWS))
+    old_rows = sum(p.nrows or 0 for p in inputs.probes)
+    total = old_rows + new.nrows if new.nrows is not None else None
+    return _Work(inputs, (*inputs.paths, new.name), parts, 0, total)
+
+
+def _stream_inputs(schema: pa.Schema, old_paths: list[str], required: dict[str, str],
+                   label: str) -> pipeline.Inputs:
+    """The inputs of a stream ingest: the stream's schema, unified with an appended table's."""
+    names = [n for n in schema.names if n != SPATIAL_INDEX_COLUMN]
+    for role, col in required.items():
+        if col not in names:
+            raise IngestError(f"{label}: no column '{col}' (given as {role})."
+                              + suggest(col, names) + f" Columns are: {', '.join(names[:20])}.")
+    schema = pa.schema([schema.field(n) for n in names])
+    if not old_paths:
+        return pipeline.Inputs((), (), schema)
+    old = pipeline.probe_inputs(old_paths, required)
+    if set(old.schema.names) != set(names):
+        raise IngestError(
+            f"{label}: its columns differ from the table's: missing "
+            f"{sorted(set(old.schema.names) - set(names))}, extra "
+            f"{sorted(set(names) - set(old.schema.names))}.")
+    try:
+        unified = pa.unify_schemas([old.schema, schema], promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise IngestError(f"{label}: column types differ from the table's: {exc}") from exc
+    return pipeline.Inputs(old.paths, old.probes, unified)
+
+
 def _ingest(
-    data_dir: Path, spec: _Spec, new_files: list[str], old: pipeline.PublishedTable | None,
+    data_dir: Path, spec: _Spec, new: _NewRows, old: PublishedTable | None,
     tx: Path, schema_yaml: str | Path | None,
     workers: int | None, progress: bool | Literal["always"],
 ) -> TableManifest:
     start = time.monotonic()
-    inputs = pipeline.probe_inputs(new_files + pipeline.old_inputs(old), _required(spec))
+    work = _resolve(spec, new, old)
     description, felis = "", None
     if schema_yaml:
         description, felis = read_felis_table(schema_yaml, spec.table.split(".", 1)[1])
     meta = {}
-    for found in reversed(inputs.probes):
+    for found in reversed(work.inputs.probes):
         meta.update({k: v for k, v in found.meta.items() if v.unit or v.ucd or v.description})
-    columns = build_columns(inputs.schema, meta, felis, ra=spec.ra, dec=spec.dec,
+    if new.sample is not None:
+        meta.update(_stream_meta(new.sample.schema))
+    columns = build_columns(work.inputs.schema, meta, felis, ra=spec.ra, dec=spec.dec,
                             id_column=spec.id_column)
     out = tx / "out"
     out.mkdir()
@@ -207,16 +386,10 @@ def _ingest(
                 margin_arcsec=spec.margin_arcsec,
                 created=datetime.now(UTC).isoformat(timespec="seconds"))
     if spec.kind is TableKind.REGULAR:
-        schema = schema_with_metadata(inputs.schema, columns)
-        rel = f"data/{spec.table.split('.', 1)[1]}.parquet"
-        digests = [sha256_file(f) for f in new_files]
-        pipeline.check_not_ingested(old, new_files, digests, [0] * len(new_files))
-        counts = pipeline.write_regular(inputs, schema, out / rel)
-        files = pipeline.check_not_ingested(old, new_files, digests, counts[:len(new_files)])
-        manifest = TableManifest(nrows=sum(counts), regular_files=(rel,), **base)  # type: ignore[arg-type]
+        manifest, files = _regular(spec, work, old, columns, base, out, new)
     else:
-        manifest, files = _partitioned(data_dir, spec, inputs, columns, base, tx, out,
-                                       workers, progress, old, len(new_files))
+        manifest, files = _partitioned(data_dir, spec, work, columns, base, tx, out,
+                                       workers, progress, old)
     version = old.manifest.version + 1 if old else 1
     manifest = dataclasses.replace(
         manifest, ingested_files=(old.manifest.ingested_files if old else ()) + tuple(files),
@@ -228,152 +401,135 @@ def _ingest(
     return manifest
 
 
+def _stream_meta(schema: pa.Schema) -> dict[str, FieldMeta]:
+    """Units, UCDs and descriptions a stream's Arrow field metadata gives."""
+    found = {f.name: arrow_field_meta(f) for f in schema}
+    return {k: v for k, v in found.items() if v.unit or v.ucd or v.description}
+
+
+def _regular(spec: _Spec, work: _Work, old: PublishedTable | None, columns: tuple,
+             base: dict, out: Path, new: _NewRows
+             ) -> tuple[TableManifest, list[pipeline.IngestedFile]]:
+    schema = schema_with_metadata(work.inputs.schema, columns)
+    rel = f"data/{spec.table.split('.', 1)[1]}.parquet"
+    new_files = list(new.files)
+    files: list[pipeline.IngestedFile] = []
+    if new_files:
+        digests = [sha256_file(f) for f in new_files]
+        pipeline.check_not_ingested(old, new_files, digests, [0] * len(new_files))
+    counts = pipeline.write_regular(work.parts, work.inputs.schema.names, schema, out / rel,
+                                    len(work.labels))
+    if new_files:
+        files = pipeline.check_not_ingested(old, new_files, digests, counts[:len(new_files)])
+    manifest = TableManifest(nrows=sum(counts), regular_files=(rel,), **base)  # type: ignore[arg-type]
+    return manifest, files
+
+
 def _partitioned(
-    data_dir: Path, spec: _Spec, inputs: pipeline.Inputs, columns: tuple, base: dict,
-    tx: Path, out: Path, workers: int | None, progress: bool | Literal["always"],
-    old: pipeline.PublishedTable | None, n_new: int,
+    data_dir: Path, spec: _Spec, work: _Work, columns: tuple, base: dict, tx: Path, out: Path,
+    workers: int | None, progress: bool | Literal["always"], old: PublishedTable | None,
 ) -> tuple[TableManifest, list[pipeline.IngestedFile]]:
-    spill_dir, margin_work = tx / "spill", tx / "margin"
-    spill_dir.mkdir()
-    margin_work.mkdir()
-    director_index = None
-    if spec.kind is TableKind.CHILD:
-        assert spec.director is not None
-        dtable = require_table(data_dir, spec.director)
-        if not dtable.manifest.id_index:
-            raise IngestError(f"Director table '{spec.director}' has no id index; ingest it "
-                              "with --id so child rows can be placed.")
-        director_index = str(dtable.resolve(dtable.manifest.id_index))
-    in_schema = inputs.schema
-    jobs: list[SpillJob] = []
-    for i, path in enumerate(inputs.paths):
-        for k, (groups, offset) in enumerate(split_parquet(path, SPLIT_ROWS)):
-            jobs.append(SpillJob(
-                path=path, file_index=i, schema=in_schema, work_dir=str(spill_dir),
-                hist_order=HISTOGRAM_ORDER, ra=spec.ra, dec=spec.dec, id_column=spec.id_column,
-                director_key=spec.director_key, director_index=director_index,
-                allow_orphans=spec.allow_orphans, hash_input=i < n_new and k == 0,
-                job_index=len(jobs), row_groups=groups, row_offset=offset))
-    known = [p.nrows for p in inputs.probes]
-    total = sum(n for n in known if n is not None) if all(n is not None for n in known) else None
-    results: dict[int, SpillResult] = {}
+    """Pass 1, the layout, the id index, passes 2 and 3, then the HATS metadata."""
+    director = _director(data_dir, spec)
+    (tx / "spill").mkdir()
+    request = ScanRequest(
+        schema=work.inputs.schema, work_dir=str(tx / "spill"), hist_order=HISTOGRAM_ORDER,
+        ra=spec.ra, dec=spec.dec, id_column=spec.id_column, director_key=spec.director_key,
+        director_index=str(director.resolve(director.manifest.id_index))
+        if director and director.manifest.id_index else None,
+        allow_orphans=spec.allow_orphans)
+    table_part = spec.table.split(".", 1)[1]
+    schema = schema_with_metadata(
+        pa.schema([pa.field(SPATIAL_INDEX_COLUMN, pa.int64()), *work.inputs.schema]), columns)
+    n_workers = pipeline.pool_size(workers)
     with pipeline.make_pool(workers) as pool, \
-            pipeline.progress_bar(total, progress, f"ingest {spec.table}") as bar:
-        hist = np.zeros(12 * 4**HISTOGRAM_ORDER, dtype=np.int64)
-
-        def done_spill(job: SpillJob, res: SpillResult) -> None:
-            np.add.at(hist, res.hist_pix, res.hist_counts)
-            res.hist_pix = res.hist_counts = np.zeros(0, np.int64)  # free them early
-            results[job.job_index] = res
-            bar.update(res.nrows)
+            pipeline.progress_bar(work.total, progress, f"ingest {spec.table}") as bar:
         t0 = time.monotonic()
-        pipeline.run_all(pool, spill_file, jobs, done_spill)
-        _log.info("pass 1 (%d spill jobs): %.1f s", len(jobs), time.monotonic() - t0)
-        t0 = time.monotonic()
-        ordered = [results[i] for i in range(len(jobs))]
-        rows = [0] * len(inputs.paths)
-        digests = [("", 0)] * len(inputs.paths)
-        for job, res in zip(jobs, ordered, strict=True):
-            rows[job.file_index] += res.nrows
-            if job.hash_input:
-                digests[job.file_index] = (res.sha256, res.size)
-        files = pipeline.check_not_ingested(
-            old, list(inputs.paths[:n_new]), digests[:n_new], rows[:n_new])
-        _check_orphans(spec, inputs, jobs, ordered)
-        table_part = spec.table.split(".", 1)[1]
-        collection = out / "catalog"
-        catalog_dir = collection / table_part
-        if spec.kind is TableKind.CHILD:
-            parts = dtable.manifest.partitions
-            orders = np.array([p.order for p in parts], dtype=np.int64)
-            ipixs = np.array([p.ipix for p in parts], dtype=np.int64)
-        else:
-            orders, ipixs = choose_partitions(hist, spec.max_rows)
-        lookup = max(HISTOGRAM_ORDER, int(orders.max()) if len(orders) else 0)
-        margin_dir = None
-        if spec.kind is TableKind.POSITIONAL and spec.margin_arcsec > 0:
-            margin_dir = collection / hats_layout.margin_name(table_part, spec.margin_arcsec)
-        id_index = id_future = None
+        found = scan(work.parts, request, pool, bar, max_pending=n_workers + 1)
+        _log.info("pass 1 (%d parts): %.1f s", len(found.parts), time.monotonic() - t0)
+        files = _check_new_files(old, work, found)
+        _check_orphans(spec, work.labels, found)
+        layout = plan_layout(
+            found.histogram, max_rows=spec.max_rows, table_part=table_part, out=out, work=tx,
+            margin_arcsec=spec.margin_arcsec if spec.kind is TableKind.POSITIONAL else 0.0,
+            fixed=[(p.order, p.ipix) for p in director.manifest.partitions]
+            if director else None)
+        id_future = None
         if spec.id_column:  # merged by a worker while the others write partitions
-            id_index = "id_index.parquet"
-            id_future = pool.submit(pipeline.merge_id_index, ordered, spec.id_column,
-                                    list(inputs.paths), out / id_index)
-        schema = schema_with_metadata(
-            pa.schema([pa.field(SPATIAL_INDEX_COLUMN, pa.int64()), *in_schema]), columns)
-        _log.info("partitioning: %.1f s", time.monotonic() - t0)
+            id_future = pool.submit(pipeline.merge_id_index, list(found.results),
+                                    spec.id_column, list(work.labels), out / "id_index.parquet")
         t0 = time.monotonic()
-        pjobs = pipeline.partition_jobs(
-            orders, ipixs, ordered, catalog_dir=catalog_dir, schema=schema,
-            margin_dir=margin_work if margin_dir else None, margin_arcsec=spec.margin_arcsec,
-            ra=spec.ra, dec=spec.dec, lookup_order=lookup)
-        counts = [0] * len(pjobs)
-        shards: dict[int, list[str]] = {}
-
-        bar.reset(total=len(pjobs))
+        bar.reset(total=len(layout.orders))
         bar.unit, bar.desc = " partitions", f"write {spec.table}"
-
-        def done_part(job: pipeline.PartitionJob, res: tuple[int, list]) -> None:
-            bar.update(1)
-            counts[job.index] = res[0]
-            for target, path, _n in res[1]:
-                shards.setdefault(target, []).append(path)
-        pipeline.run_all(pool, write_partition, pjobs, done_part)
-        margin_counts: dict[int, int] = {}
-        if margin_dir is not None:
-            futs = {i: pool.submit(merge_margin, sorted(shards.get(i, [])),
-                                   str(hats_layout.partition_file(margin_dir, o, p)), schema)
-                    for i, (o, p) in enumerate(zip(orders.tolist(), ipixs.tolist(),
-                                                   strict=True))}
-            margin_counts = {i: f.result() for i, f in futs.items()}
+        written = write_partitions(layout, found.spills, WriteRequest(
+            schema, spec.margin_arcsec, spec.ra, spec.dec), pool, bar, max_pending=n_workers + 2)
         if id_future is not None:
             id_future.result()
-        _log.info("pass 2+3 (%d partitions): %.1f s", len(pjobs), time.monotonic() - t0)
-        t0 = time.monotonic()
-    pixels = list(zip(orders.tolist(), ipixs.tolist(), strict=True))
-    nrows = sum(counts)
-    hats_kind = "object" if spec.kind is TableKind.POSITIONAL else "source"
+            for res in found.results:
+                for path in res.id_spills:
+                    os.remove(path)
+        _log.info("pass 2+3 (%d partitions): %.1f s", len(layout.orders), time.monotonic() - t0)
     if spec.ra:
-        hats_layout.write_catalog_metadata(
-            catalog_dir, name=table_part, kind=hats_kind, pixels=pixels, total_rows=nrows,
-            ra=spec.ra, dec=spec.dec, max_rows=spec.max_rows, histogram=hist)
-        margin = None
-        if margin_dir is not None:
-            margin = margin_dir.name
-            hats_layout.write_catalog_metadata(
-                margin_dir, name=margin, kind="margin", pixels=pixels,
-                total_rows=sum(margin_counts.values()), ra=spec.ra, dec=spec.dec,
-                margin_arcsec=spec.margin_arcsec, primary=table_part)
-        hats_layout.write_collection(collection, table_part, margin)
-    _log.info("HATS metadata: %.1f s", time.monotonic() - t0)
-    partitions = pipeline.to_partitions(orders, ipixs, counts, margin_counts, out, catalog_dir,
-                                        margin_dir)
+        hats_layout.write_hats(layout.collection_dir, layout.catalog_dir, layout.margin_dir,
+                               pixels=layout.pixels, written=written.nrows,
+                               margin_rows=sum(written.margin_counts.values()),
+                               kind="object" if spec.kind is TableKind.POSITIONAL else "source",
+                               ra=spec.ra, dec=spec.dec, max_rows=spec.max_rows,
+                               margin_arcsec=spec.margin_arcsec, histogram=found.histogram)
+    partitions = pipeline.to_partitions(layout.orders, layout.ipixs, list(written.counts),
+                                        written.margin_counts, out, layout.catalog_dir,
+                                        layout.margin_dir)
     director_offset: float | None = None
     if spec.kind is TableKind.CHILD and spec.ra:
         # + 1 mas: the director's position is known as its order-29 pixel (~0.4 mas wide)
-        director_offset = max((r.director_offset_deg for r in ordered), default=0.0) * 3600 + 1e-3
+        director_offset = max((r.director_offset_deg for r in found.results),
+                              default=0.0) * 3600 + 1e-3
     return TableManifest(
-        nrows=nrows, partitions=partitions, id_index=id_index,
+        nrows=written.nrows, partitions=partitions,
+        id_index="id_index.parquet" if spec.id_column else None,
         director_offset_arcsec=director_offset,
         hats_root=f"catalog/{table_part}" if spec.ra else None,
-        extra={"orphans_dropped": sum(r.orphans for r in ordered),
+        extra={"orphans_dropped": sum(r.orphans for r in found.results),
                "max_rows_per_partition": spec.max_rows},
         **base,
     ), files
 
 
-def _check_orphans(spec: _Spec, inputs: pipeline.Inputs, jobs: list[SpillJob],
-                   results: list[SpillResult]) -> None:
-    total = sum(r.orphans for r in results)
+def _director(data_dir: Path, spec: _Spec) -> PublishedTable | None:
+    """The director table of a child table (which must have an id index), else None."""
+    if spec.kind is not TableKind.CHILD:
+        return None
+    assert spec.director is not None
+    dtable = require_table(data_dir, spec.director)
+    if not dtable.manifest.id_index:
+        raise IngestError(f"Director table '{spec.director}' has no id index; ingest it "
+                          "with --id so child rows can be placed.")
+    return dtable
+
+
+def _check_new_files(old: PublishedTable | None, work: _Work, found: Scan
+                     ) -> list[pipeline.IngestedFile]:
+    """The new files' records (sha256, rows); fail if one is already in the table."""
+    n = work.n_new_files
+    if not n:
+        return []
+    rows = found.rows_per_input(len(work.labels))
+    digests = found.digests(len(work.labels))
+    return pipeline.check_not_ingested(old, list(work.inputs.paths[:n]), digests[:n], rows[:n])
+
+
+def _check_orphans(spec: _Spec, labels: tuple[str, ...], found: Scan) -> None:
+    total = sum(r.orphans for r in found.results)
     if not total or spec.allow_orphans:
         return
-    examples = [f"{inputs.paths[j.file_index]} {ex}" for j, r in zip(jobs, results, strict=True)
+    examples = [f"{labels[p.input_index]} {ex}"
+                for p, r in zip(found.parts, found.results, strict=True)
                 for ex in r.orphan_examples][:5]
     raise IngestError(
         f"{total} row(s) have a '{spec.director_key}' not found in director table "
         f"'{spec.director}', e.g. {'; '.join(examples)}. Ingest the director rows first, or "
         "pass --allow-orphans to drop them."
     )
-
 
 def attach_hats(data_dir: str | Path, table: str, hats_dir: str | Path) -> TableManifest:
     """Register an existing HATS catalog (or collection) as a table, without copying it.

@@ -89,3 +89,18 @@ def write_collection(collection_dir: Path, table: str, margin: str | None) -> No
         fields |= {"all_margins": [margin], "default_margin": margin}
     props = CollectionProperties.model_validate(fields)
     props.to_properties_file(str(collection_dir))
+
+
+def write_hats(collection_dir: Path, catalog_dir: Path, margin_dir: Path | None, *,
+               pixels: list[tuple[int, int]], written: int, margin_rows: int, kind: str,
+               ra: str, dec: str | None, max_rows: int, margin_arcsec: float,
+               histogram: np.ndarray) -> None:
+    """Write the metadata of a new catalog, of its margin catalog, and of their collection."""
+    name = catalog_dir.name
+    write_catalog_metadata(catalog_dir, name=name, kind=kind, pixels=pixels, total_rows=written,
+                           ra=ra, dec=dec, max_rows=max_rows, histogram=histogram)
+    if margin_dir is not None:
+        write_catalog_metadata(margin_dir, name=margin_dir.name, kind="margin", pixels=pixels,
+                               total_rows=margin_rows, ra=ra, dec=dec,
+                               margin_arcsec=margin_arcsec, primary=name)
+    write_collection(collection_dir, name, margin_dir.name if margin_dir else None)

@@ -67,7 +67,7 @@ def probe(path: str) -> FileProbe:
         if fmt == "parquet":
             pf = pq.ParquetFile(path)
             schema = pf.schema_arrow
-            meta = {f.name: _arrow_field_meta(f) for f in schema}
+            meta = {f.name: arrow_field_meta(f) for f in schema}
             return FileProbe(path, schema, meta, pf.metadata.num_rows)
         if fmt == "csv":
             reader = pacsv.open_csv(path)
@@ -133,7 +133,8 @@ def split_parquet(path: str, min_rows: int) -> list[tuple[tuple[int, ...] | None
     return pieces if len(pieces) > 1 else [(None, 0)]
 
 
-def _arrow_field_meta(fld: pa.Field) -> FieldMeta:
+def arrow_field_meta(fld: pa.Field) -> FieldMeta:
+    """Unit, UCD and description from an Arrow field's metadata (as we write them)."""
     raw = {k.decode(errors="replace"): v.decode(errors="replace")
            for k, v in (fld.metadata or {}).items()}
     return FieldMeta(

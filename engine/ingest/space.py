@@ -8,8 +8,14 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from engine.errors import IngestError
 from engine.ingest.readers import file_format
+from engine.ingest.workers import FINAL_ROW_GROUP, final_write_options
+from engine.sky.healpix import SPATIAL_INDEX_COLUMN, spatial_index
 
 PARQUET_EQUIVALENT: dict[str, float] = {
     "parquet": 1.0, "fits": 0.25, "csv": 0.125, "votable": 0.125}
@@ -17,11 +23,14 @@ PARQUET_EQUIVALENT: dict[str, float] = {
 binary, CSV and VOTable text take several bytes per value: counting them low keeps the
 estimate a lower bound, so the check never refuses an ingest that would have fitted."""
 
-STAGING_FACTOR = 2.0
-"""Staging space per byte of Parquet-equivalent input of a partitioned ingest: the spill
-files of pass 1 and the written partitions exist together until the publish. Measured on
-300k random rows: 3.6x the input Parquet at the peak (8.6 MB -> 30.9 MB); an append
-re-reading 16 MB of published partitions plus 3.2 MB of new input: 2.1x (41 MB)."""
+STAGING_FACTOR = 1.0
+"""Staging space per byte of Parquet-equivalent input of a partitioned ingest, at least.
+Pass 1 spills the rows once, in the published files' compact encodings and cut by sky
+bucket; pass 2 deletes each bucket's spills once its partitions are written, so the peak
+is about the published size plus the id spills. Measured: 300k random rows, 8.6 MB of
+Parquet input, 13.0 MB at the peak (1.5x, a small table's per-file overheads); 20M
+synthetic rows, see ``bench/results/ingest.md`` (below 1x: our files are smaller than
+pyarrow's defaults). 1.0 keeps it an estimate that rarely refuses what would fit."""
 
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 """A write failed for lack of space: a full disk, or the user's quota reached."""
@@ -43,7 +52,7 @@ class DiskRoom:
 
 
 def check_room(data_dir: Path, inputs: list[str], published: list[str], *,
-               spill: bool) -> DiskRoom:
+               spill: bool, stream_bytes: int = 0) -> DiskRoom:
     """Return the disk's room for an ingest, or refuse it when it cannot fit.
 
     Parameters
@@ -56,6 +65,8 @@ def check_room(data_dir: Path, inputs: list[str], published: list[str], *,
         Files of the published version an append rewrites.
     spill
         Whether the ingest spills (partitioned tables) or copies once (regular tables).
+    stream_bytes
+        The estimate for a stream's rows (:func:`estimate_stream_bytes`), added as is.
 
     Returns
     -------
@@ -74,13 +85,54 @@ def check_room(data_dir: Path, inputs: list[str], published: list[str], *,
     parquet = sum(_size(p) * PARQUET_EQUIVALENT.get(_format(p), 0.0) for p in inputs)
     parquet += sum(_size(p) for p in published)
     room = DiskRoom(Path(data_dir), _mount_of(existing), int(parquet * (
-        STAGING_FACTOR if spill else 1.0)), usage.free, usage.total)
+        STAGING_FACTOR if spill else 1.0)) + stream_bytes, usage.free, usage.total)
     if room.needed > room.free:
         raise IngestError(
             f"Not enough free space on {room.where()}: this ingest needs at least about "
             f"{_size_text(room.needed)} and {_size_text(room.free)} are free. Nothing was "
             "done; free some space there or use a data directory on a larger disk.")
     return room
+
+
+STREAM_PEAK_FACTOR = 1.0
+"""Staging space per published byte of a stream's rows. Pass 2 deletes spills as it
+writes the partitions, so the peak is about the published size plus the id spills
+(measured: 1.1-1.2x); the sample (:func:`estimate_stream_bytes`) spreads over the whole
+sky and compresses worse than a partition does, so 1.0 keeps the estimate a lower bound."""
+
+
+def estimate_stream_bytes(sample: pa.RecordBatch, nrows: int, ra: str | None,
+                          dec: str | None) -> int:
+    """Estimate the disk a stream of ``nrows`` rows needs from a sample batch of it.
+
+    The sample is written as a published partition would be (sorted by ``_healpix_29``,
+    the same encodings); its bytes per row times ``nrows`` times
+    :data:`STREAM_PEAK_FACTOR`. 0 for an empty sample.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> sample = pa.record_batch({"ra": rng.uniform(0, 360, 10_000),
+    ...                           "dec": rng.uniform(-90, 90, 10_000)})
+    >>> 16 * 10**6 < estimate_stream_bytes(sample, 10**6, "ra", "dec") < 25 * 10**6
+    True
+    """
+    if not sample.num_rows:
+        return 0
+    table = pa.Table.from_batches([sample])
+    if ra and dec and ra in table.column_names and dec in table.column_names:
+        coords = [np.nan_to_num(np.asarray(table.column(c).to_numpy(zero_copy_only=False),
+                                           dtype=np.float64)) for c in (ra, dec)]
+        hpix = spatial_index(np.clip(coords[0], 0, 360), np.clip(coords[1], -90, 90))
+        order = np.argsort(hpix, kind="stable")
+        table = table.take(pa.array(order)).add_column(
+            0, SPATIAL_INDEX_COLUMN, pa.array(hpix[order], pa.int64()))
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, row_group_size=FINAL_ROW_GROUP,
+                   **final_write_options(table.schema, table))
+    per_row = sink.getvalue().size / table.num_rows
+    return int(per_row * nrows * STREAM_PEAK_FACTOR)
 
 
 def is_disk_full(exc: BaseException) -> bool:

@@ -59,8 +59,8 @@ def disk_8mb(tmp_path):
 
 
 @pytest.fixture
-def disk_24mb(tmp_path):
-    yield from _small_disk(tmp_path, 24)
+def disk_11mb(tmp_path):
+    yield from _small_disk(tmp_path, 11)
 
 
 def _ingest(data: Path, path: Path) -> subprocess.CompletedProcess[str]:
@@ -93,21 +93,21 @@ def test_ingest_larger_than_free_space_is_refused_before_it_starts(disk_8mb, tmp
     assert "Traceback" not in done.stderr
     assert "Not enough free space on the disk holding" in lines[0]
     assert f"tmpfs mounted at {disk_8mb.resolve()}" in lines[0]
-    assert "needs at least about 17." in lines[0] and "Nothing was done" in lines[0]
+    assert "needs at least about 8.6 MB" in lines[0] and "Nothing was done" in lines[0]
     _assert_untouched(data, published)
 
 
-def test_disk_filling_during_ingest_is_one_line_and_publishes_nothing(disk_24mb, tmp_path):
-    data = disk_24mb / "data"
+def test_disk_filling_during_ingest_is_one_line_and_publishes_nothing(disk_11mb, tmp_path):
+    data = disk_11mb / "data"
     published = _published_table(data, tmp_path)
-    # Passes the check (at least about 17 MB needed, 24 MB free) but stages about 31 MB.
+    # Passes the check (at least about 8.6 MB needed, 11 MB free) but stages about 13 MB.
     big = _write(tmp_path / "big.parquet", 1_000_000, 300_000, seed=2)
     done = _ingest(data, big)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("qserv-access ingest: error: No space left on the disk holding")
-    assert f"tmpfs mounted at {disk_24mb.resolve()}" in lines[0]
+    assert f"tmpfs mounted at {disk_11mb.resolve()}" in lines[0]
     assert "Nothing was published and its staging files were removed" in lines[0]
     _assert_untouched(data, published)
     # The disk is usable again at once (space given back, no lock left held).

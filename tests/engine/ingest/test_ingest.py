@@ -323,7 +323,7 @@ def test_real_region_catalog_round_trips(tmp_path):
 
 
 def test_ctrl_c_cleans_staging_and_keeps_published(tmp_path, sky, monkeypatch):
-    from engine.ingest import api
+    from engine.ingest import scan as scan_mod
 
     data = tmp_path / "data"
     full = pq.read_table(sky[1])
@@ -336,7 +336,7 @@ def test_ctrl_c_cleans_staging_and_keeps_published(tmp_path, sky, monkeypatch):
     def interrupted(job):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(api, "spill_file", interrupted)
+    monkeypatch.setattr(scan_mod, "spill_file", interrupted)
     with pytest.raises(KeyboardInterrupt):
         _ingest(data, b)
     assert _tree_digest(data / "tables") == before

@@ -41,6 +41,7 @@ __all__ = [
     "TableInfo",
     "connect",
     "ingest",
+    "synthetic_source",
 ]
 
 __version__ = "0.1.0"
@@ -85,9 +86,18 @@ def connect(target: str | Path, *, token: str | None = None,
     return LocalCatalog(Path(text), workers=workers)
 
 
-def ingest(data_dir: str | Path, table: str, files: Sequence[str | Path], **options: object
-           ) -> TableInfo:
-    """Ingest files into a table of a local data directory; see ``qserv_access.local.ingest``."""
+def ingest(data_dir: str | Path, table: str, files: Sequence[str | Path] | object,
+           **options: object) -> TableInfo:
+    """Ingest files, or a stream of Arrow record batches, into a table of a local data
+    directory; see ``qserv_access.local.ingest``."""
     from qserv_access.local import ingest as _ingest
 
     return _ingest(data_dir, table, files, **options)  # type: ignore[arg-type]
+
+
+def synthetic_source(rows: int, *, seed: int = 42, part_rows: int = 2_000_000) -> object:
+    """A seeded synthetic catalog to :func:`ingest` without input files; see
+    ``qserv_access.local.synthetic_source``."""
+    from qserv_access.local import synthetic_source as _source
+
+    return _source(rows, seed=seed, part_rows=part_rows)

@@ -10,7 +10,7 @@ import itertools
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,7 +39,8 @@ from qserv_access.jobs import Job, JobPhase, JobProgress
 if TYPE_CHECKING:
     from astropy.table import Column, Table
 
-__all__ = ["LocalCatalog", "LocalJob", "arrow_to_astropy", "astropy_to_arrow", "ingest"]
+__all__ = ["LocalCatalog", "LocalJob", "arrow_to_astropy", "astropy_to_arrow", "ingest",
+           "synthetic_source"]
 
 
 @contextlib.contextmanager
@@ -316,13 +317,14 @@ class LocalJob(Job):
         return super().result(timeout_s=0)
 
 
-def ingest(data_dir: str | Path, table: str, files: Sequence[str | Path], *,
+def ingest(data_dir: str | Path, table: str,
+           files: Sequence[str | Path] | Iterable[pa.RecordBatch | pa.Table] | object, *,
            ra: str | None = None, dec: str | None = None, id_column: str | None = None,
            director: str | None = None, director_key: str | None = None,
            schema_yaml: str | Path | None = None, margin_arcsec: float = 10.0,
            max_rows_per_partition: int = 1_000_000, workers: int | None = None,
-           progress: bool = False) -> TableInfo:
-    """Ingest files into ``table`` of ``data_dir`` (as ``qserv-access ingest`` does).
+           nrows: int | None = None, progress: bool = False) -> TableInfo:
+    """Ingest files, or a stream of Arrow record batches, into ``table`` of ``data_dir``.
 
     Parameters
     ----------
@@ -331,7 +333,10 @@ def ingest(data_dir: str | Path, table: str, files: Sequence[str | Path], *,
     table
         ``schema.table``.
     files
-        Parquet, CSV, FITS or VOTable files.
+        Parquet, CSV, FITS or VOTable files (as ``qserv-access ingest`` takes them); or an
+        iterable of ``pyarrow.RecordBatch``/``Table`` (read once); or a replayable source
+        such as :func:`synthetic_source` returns, whose parts the workers read in parallel
+        (no input file at all).
     ra, dec
         Position columns (degrees): the table is partitioned on the sky.
     id_column
@@ -346,6 +351,8 @@ def ingest(data_dir: str | Path, table: str, files: Sequence[str | Path], *,
         Partitions are split until they hold at most this many rows.
     workers
         Worker processes (default: CPUs, at most 8).
+    nrows
+        Rows of a plain iterable of batches, when known (progress bar, disk check).
     progress
         Show a progress bar on stderr.
 
@@ -357,14 +364,48 @@ def ingest(data_dir: str | Path, table: str, files: Sequence[str | Path], *,
     Raises
     ------
     QueryRejected
-        A file cannot be ingested (the message names the file, row and column).
-    """
-    from engine.ingest.api import ingest_files
+        An input cannot be ingested (the message names the file or stream part, the row
+        and the column), or the disk cannot hold it.
 
+    Examples
+    --------
+    >>> import tempfile, qserv_access
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     info = qserv_access.ingest(d, "sim.obj", qserv_access.synthetic_source(2000),
+    ...                                ra="ra", dec="dec", id_column="id", workers=1)
+    >>> info.nrows
+    2000
+    """
+    from engine.ingest.api import ingest_batches, ingest_files
+    from engine.ingest.sources import BatchSource
+
+    options = dict(ra=ra, dec=dec, id_column=id_column, director=director,
+                   director_key=director_key, schema_yaml=schema_yaml,
+                   margin_arcsec=margin_arcsec, max_rows_per_partition=max_rows_per_partition,
+                   workers=workers, progress=progress)
     with translated_errors():
-        manifest = ingest_files(
-            data_dir, table, [str(f) for f in files], ra=ra, dec=dec, id_column=id_column,
-            director=director, director_key=director_key, schema_yaml=schema_yaml,
-            margin_arcsec=margin_arcsec, max_rows_per_partition=max_rows_per_partition,
-            workers=workers, progress=progress)
+        if isinstance(files, str | Path):
+            manifest = ingest_files(data_dir, table, [str(files)], **options)  # type: ignore[arg-type]
+        elif isinstance(files, list | tuple) and all(isinstance(f, str | Path) for f in files):
+            manifest = ingest_files(data_dir, table, [str(f) for f in files], **options)  # type: ignore[arg-type]
+        elif isinstance(files, BatchSource):
+            manifest = ingest_batches(data_dir, table, files, **options)  # type: ignore[arg-type]
+        else:
+            manifest = ingest_batches(data_dir, table, files, nrows=nrows, **options)  # type: ignore[arg-type]
     return _table_info(manifest)
+
+
+def synthetic_source(rows: int, *, seed: int = 42, part_rows: int = 2_000_000) -> object:
+    """Return a seeded synthetic catalog of ``rows`` rows, generated part by part, to give
+    :func:`ingest`: a billion rows need no input file. Columns ``id``, ``ra``, ``dec``,
+    ``mag_u`` .. ``mag_z`` and ``flags``; 70 % uniform sky, 25 % galactic band, 5 % clusters.
+
+    Examples
+    --------
+    >>> source = synthetic_source(10, seed=1, part_rows=4)
+    >>> source.nrows, source.parts
+    (10, 3)
+    """
+    from engine.ingest.synthetic import synthetic_source as make
+
+    return make(rows, seed=seed, part_rows=part_rows)

@@ -1,8 +1,14 @@
 """qserv-access: spatially sharded astronomical catalogs, embedded or behind a TAP service.
 
->>> import qserv_access                                          # doctest: +SKIP
->>> cat = qserv_access.connect("demo-data")                      # or "http://host:8000/tap"
->>> cat.cone_search(150.0, 2.0, radius_deg=0.1)                  # an astropy Table with units
+A catalog ``make demo`` builds, searched as astronomers write it::
+
+    import astropy.units as u
+    from astropy.coordinates import SkyCoord
+    import qserv_access
+
+    cat = qserv_access.connect("demo-data")        # or "http://127.0.0.1:8000/tap"
+    stars = cat.cone_search(SkyCoord(150.0, 2.0, unit="deg"), 30 * u.arcmin,
+                            table="hip.main")      # an astropy Table with units
 """
 
 from __future__ import annotations
@@ -63,7 +69,8 @@ def connect(target: str | Path, *, token: str | None = None,
     Returns
     -------
     Catalog
-        ``query``, ``submit``, ``cone_search``, ``crossmatch``, ``id_lookup``, ``tables``.
+        ``query``, ``submit``, ``cone_search``, ``box_search``, ``polygon_search``, ``get``,
+        ``light_curve``, ``crossmatch``, ``describe``, ``tables``.
 
     Raises
     ------

@@ -11,12 +11,24 @@ SELECT * FROM sky.object WHERE 1 = CONTAINS(POINT('ICRS', ra, dec), CIRCLE('ICRS
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from collections.abc import Sequence
 
 from qserv_access.errors import QueryRejected
 
-__all__ = ["cone_query", "crossmatch_query", "id_query", "identifier", "literal", "table_name"]
+__all__ = [
+    "CHILD_LINKS_QUERY",
+    "box_query",
+    "child_query",
+    "cone_query",
+    "crossmatch_query",
+    "id_query",
+    "identifier",
+    "literal",
+    "polygon_query",
+    "table_name",
+]
 
 _PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 
@@ -76,7 +88,7 @@ def literal(value: object) -> str:
         return "NULL"
     if isinstance(value, bool):
         return "1" if value else "0"
-    if isinstance(value, int):
+    if isinstance(value, numbers.Integral):
         return str(int(value))
     if isinstance(value, float) or (hasattr(value, "__float__") and not isinstance(value, str)):
         number = float(value)  # type: ignore[arg-type,unused-ignore]
@@ -137,6 +149,77 @@ def crossmatch_query(left: str, left_ra: str, left_dec: str, right: str, right_r
             f"FROM {table_name(left)} AS u JOIN {table_name(right)} AS c "
             f"ON 1 = CONTAINS(POINT('ICRS', {rra}, {rdec}), "
             f"CIRCLE('ICRS', {lra}, {ldec}, {literal(radius_deg)}))")
+
+
+def box_query(table: str, ra_column: str, dec_column: str, *, ra_deg: float, dec_deg: float,
+              width_deg: float, height_deg: float,
+              columns: Sequence[str] | None = None) -> str:
+    """Return the ADQL selecting the rows of ``table`` inside a BOX.
+
+    Examples
+    --------
+    >>> text = box_query("hip.main", "ra", "dec", ra_deg=10.0, dec_deg=5.0, width_deg=2.0,
+    ...                  height_deg=1.0, columns=["hip"])
+    >>> print(text.replace(" WHERE", "\\nWHERE"))
+    SELECT hip FROM hip.main
+    WHERE 1 = CONTAINS(POINT('ICRS', ra, dec), BOX('ICRS', 10.0, 5.0, 2.0, 1.0))
+    """
+    _check_position(ra_deg, dec_deg)
+    _check_radius(width_deg)
+    _check_radius(height_deg)
+    ra, dec = identifier(ra_column), identifier(dec_column)
+    return (f"SELECT {select_list(columns)} FROM {table_name(table)} "
+            f"WHERE 1 = CONTAINS(POINT('ICRS', {ra}, {dec}), BOX('ICRS', {literal(ra_deg)}, "
+            f"{literal(dec_deg)}, {literal(width_deg)}, {literal(height_deg)}))")
+
+
+def polygon_query(table: str, ra_column: str, dec_column: str,
+                  vertices: Sequence[tuple[float, float]], *,
+                  columns: Sequence[str] | None = None) -> str:
+    """Return the ADQL selecting the rows of ``table`` inside a POLYGON.
+
+    Examples
+    --------
+    >>> text = polygon_query("hip.main", "ra", "dec", [(0, 0), (1, 0), (0, 1)])
+    >>> print(text.replace(" WHERE", "\\nWHERE"))
+    SELECT * FROM hip.main
+    WHERE 1 = CONTAINS(POINT('ICRS', ra, dec), POLYGON('ICRS', 0.0, 0.0, 1.0, 0.0, 0.0, 1.0))
+    """
+    for ra_deg, dec_deg in vertices:
+        _check_position(float(ra_deg), float(dec_deg))
+    coords = ", ".join(f"{literal(float(r))}, {literal(float(d))}" for r, d in vertices)
+    ra, dec = identifier(ra_column), identifier(dec_column)
+    return (f"SELECT {select_list(columns)} FROM {table_name(table)} "
+            f"WHERE 1 = CONTAINS(POINT('ICRS', {ra}, {dec}), POLYGON('ICRS', {coords}))")
+
+
+CHILD_LINKS_QUERY = (
+    "SELECT k.target_table, k.from_table, c.from_column, c.target_column "
+    "FROM TAP_SCHEMA.keys AS k JOIN TAP_SCHEMA.key_columns AS c ON k.key_id = c.key_id")
+"""Every director/child pair (a foreign key from the child to its director)."""
+
+
+def child_query(director: str, director_id: str, child: str, child_key: str,
+                object_id: object, *, order_by: str,
+                columns: Sequence[str] | None = None) -> str:
+    """Return the ADQL joining one director row to its child rows, ordered by ``order_by``.
+
+    The constraint is on the director's id, so the id index finds its one partition,
+    where the child rows are placed too.
+
+    Examples
+    --------
+    >>> text = child_query("lc.object", "object_id", "lc.source", "object_id", 7,
+    ...                    order_by="mjd")
+    >>> print(text.replace(" JOIN", "\\nJOIN").replace(" WHERE", "\\nWHERE"))
+    SELECT s.* FROM lc.object AS o
+    JOIN lc.source AS s ON s.object_id = o.object_id
+    WHERE o.object_id = 7 ORDER BY s.mjd
+    """
+    return (f"SELECT {select_list(columns, 's')} FROM {table_name(director)} AS o "
+            f"JOIN {table_name(child)} AS s ON s.{identifier(child_key)} = "
+            f"o.{identifier(director_id)} WHERE o.{identifier(director_id)} = "
+            f"{literal(object_id)} ORDER BY s.{identifier(order_by)}")
 
 
 def id_query(table: str, id_column: str, ids: Sequence[object], *,

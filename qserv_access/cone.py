@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Union
 
 from qserv_access.errors import QueryRejected
@@ -11,7 +12,7 @@ if TYPE_CHECKING:
     from astropy.coordinates import SkyCoord
     from astropy.units import Quantity
 
-__all__ = ["Angle", "angle_deg", "position_deg"]
+__all__ = ["Angle", "Center", "angle_deg", "center_deg", "position_deg", "vertices_deg"]
 
 Angle = Union[float, "Quantity"]
 """A plain number (in the unit the argument's name says) or an astropy angular Quantity."""
@@ -58,3 +59,40 @@ def position_deg(ra: SkyCoord | Angle, dec: Angle | None) -> tuple[float, float]
     if not -90.0 <= dec_deg <= 90.0:
         raise QueryRejected(f"dec_deg={dec_deg} is outside -90..90.")
     return ra_deg, dec_deg
+
+
+Center = Union["SkyCoord", tuple[Angle, Angle], Sequence[Angle]]
+"""A position: a scalar SkyCoord, or ``(ra, dec)`` in degrees or as angular Quantities."""
+
+
+def center_deg(center: Center) -> tuple[float, float]:
+    """Return ICRS ``(ra_deg, dec_deg)`` of a SkyCoord or an ``(ra, dec)`` pair.
+
+    Examples
+    --------
+    >>> center_deg((370.0, -5))
+    (10.0, -5.0)
+    """
+    from astropy.coordinates import SkyCoord
+
+    if isinstance(center, SkyCoord):
+        return position_deg(center, None)
+    if isinstance(center, str) or not isinstance(center, Sequence) or len(center) != 2:
+        raise QueryRejected(f"center={center!r} is not a position; give a SkyCoord or "
+                            "(ra, dec) in degrees.")
+    return position_deg(center[0], center[1])
+
+
+def vertices_deg(vertices: SkyCoord | Sequence[Center]) -> list[tuple[float, float]]:
+    """Return polygon vertices as ICRS ``(ra_deg, dec_deg)`` pairs (at least three)."""
+    from astropy.coordinates import SkyCoord
+
+    if isinstance(vertices, SkyCoord):
+        icrs = vertices.icrs
+        points = [(float(r) % 360.0, float(d))
+                  for r, d in zip(icrs.ra.deg.ravel(), icrs.dec.deg.ravel(), strict=True)]
+    else:
+        points = [center_deg(v) for v in vertices]
+    if len(points) < 3:
+        raise QueryRejected(f"A polygon needs at least 3 vertices; got {len(points)}.")
+    return points

@@ -9,7 +9,6 @@ import contextlib
 import itertools
 import threading
 import time
-import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,7 +25,7 @@ from engine.errors import (
     QueryLimitError,
     UserError,
 )
-from qserv_access.catalog import Catalog, ColumnMeta, TableInfo
+from qserv_access.catalog import Catalog, ColumnMeta, TableInfo, warn_overflow
 from qserv_access.errors import (
     QservAccessError,
     QueryCancelled,
@@ -143,14 +142,21 @@ def _table_info(manifest: TableManifest) -> TableInfo:
         columns=tuple(ColumnMeta(c.name, c.datatype, c.unit, c.ucd, c.description)
                       for c in manifest.columns),
         ra_column=manifest.ra_column, dec_column=manifest.dec_column,
-        id_column=manifest.id_column, nrows=manifest.nrows)
+        id_column=manifest.id_column, nrows=manifest.nrows,
+        partitions=len(manifest.partitions) if manifest.partitions else None,
+        sky_fraction=_sky_fraction(manifest))
 
 
-def _overflow_warning(maxrec: int | None) -> None:
-    from pyvo.dal.exceptions import DALOverflowWarning
+def _sky_fraction(manifest: TableManifest) -> float | None:
+    """Share of the sky the table's HEALPix partitions cover (a partition at order k is
+    1/(12 * 4**k) of it); None for a table without partitions."""
+    if not manifest.partitions:
+        return None
+    return min(1.0, sum(1.0 / (12 * 4 ** p.order) for p in manifest.partitions))
 
-    warnings.warn(f"Partial result: the query returned more than maxrec={maxrec} rows; "
-                  "raise maxrec or add constraints.", DALOverflowWarning, stacklevel=4)
+
+def _overflow_warning(rows: int, maxrec: int | None) -> None:
+    warn_overflow(rows, maxrec, stacklevel=4)
 
 
 class LocalCatalog(Catalog):
@@ -192,7 +198,7 @@ class LocalCatalog(Catalog):
         with translated_errors():
             table = result.to_table()
         if result.overflow:
-            _overflow_warning(maxrec)
+            _overflow_warning(table.num_rows, maxrec)
         out = arrow_to_astropy(table)
         out.meta["overflow"] = result.overflow
         return out
@@ -302,7 +308,7 @@ class LocalJob(Job):
     def _fetch(self) -> Table:
         table = pa.Table.from_batches(self._batches, schema=self._schema)
         if self._overflow:
-            _overflow_warning(self._maxrec)
+            _overflow_warning(table.num_rows, self._maxrec)
         out = arrow_to_astropy(table)
         out.meta["overflow"] = self._overflow
         return out

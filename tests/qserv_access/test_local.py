@@ -57,7 +57,7 @@ def test_maxrec_cut_warns_and_marks_overflow(catalog):
     (150.0, 2.0, 0.3), (0.0, 0.0, 5.0), (359.99, -45.0, 2.0), (10.0, 89.9, 1.0),
 ])
 def test_cone_search_matches_brute_force(catalog, sky_rows, ra, dec, radius):
-    got = catalog.cone_search(ra, dec, radius_deg=radius, columns=["id"])
+    got = catalog.cone_search((ra, dec), radius, columns=["id"])
     dist = haversine_deg(ra, dec, sky_rows["ra"].to_numpy(), sky_rows["dec"].to_numpy())
     expected = sky_rows["id"].to_numpy()[dist <= radius]
     assert sorted(got["id"].tolist()) == sorted(expected.tolist())
@@ -65,21 +65,21 @@ def test_cone_search_matches_brute_force(catalog, sky_rows, ra, dec, radius):
 
 
 def test_cone_search_accepts_skycoord_and_quantity(catalog):
-    by_numbers = catalog.cone_search(150.0, 2.0, radius_deg=0.2)
+    by_numbers = catalog.cone_search((150.0, 2.0), 0.2)
     coord = SkyCoord(150.0 * u.deg, 2.0 * u.deg, frame="icrs")
-    by_coord = catalog.cone_search(coord, radius_deg=12 * u.arcmin)
+    by_coord = catalog.cone_search(coord, 12 * u.arcmin)
     assert sorted(by_coord["id"]) == sorted(by_numbers["id"])
     galactic = coord.galactic
-    assert len(catalog.cone_search(galactic, radius_deg=0.2 * u.deg)) == len(by_numbers)
+    assert len(catalog.cone_search(galactic, 0.2 * u.deg)) == len(by_numbers)
 
 
 def test_cone_search_rejects_bad_input_with_pyvo_class(catalog):
     with pytest.raises(DALQueryError, match="dec"):
-        catalog.cone_search(10.0, 95.0, radius_deg=1.0)
+        catalog.cone_search((10.0, 95.0), 1.0)
     with pytest.raises(QueryRejected, match=r"Did you mean 'sky\.object'"):
-        catalog.cone_search(10.0, 5.0, radius_deg=1.0, table="sky.objet")
+        catalog.cone_search((10.0, 5.0), 1.0, table="sky.objet")
     with pytest.raises(QueryRejected, match="not an angle"):
-        catalog.cone_search(10.0, 5.0, radius_deg=3 * u.kg)
+        catalog.cone_search((10.0, 5.0), 3 * u.kg)
 
 
 def test_bad_adql_raises_query_rejected_with_position(catalog):
@@ -91,7 +91,7 @@ def test_crossmatch_uploaded_table_matches_brute_force(catalog, sky_rows):
     ra = sky_rows["ra"].to_numpy()[::50] + 1.0 / 3600
     dec = sky_rows["dec"].to_numpy()[::50]
     mine = Table({"name": [f"s{i}" for i in range(len(ra))], "RA": ra, "Dec": dec})
-    got = catalog.crossmatch(mine, radius_arcsec=3.0, columns=["id"])
+    got = catalog.crossmatch(mine, 3.0 * u.arcsec, columns=["id"])
     assert set(got.colnames) == {"name", "RA", "Dec", "id", "match_dist_arcsec"}
     all_ra, all_dec = sky_rows["ra"].to_numpy(), sky_rows["dec"].to_numpy()
     expected = set()
@@ -102,10 +102,10 @@ def test_crossmatch_uploaded_table_matches_brute_force(catalog, sky_rows):
     assert np.all(got["match_dist_arcsec"] <= 3.0 + 1e-9)
 
 
-def test_id_lookup_reads_the_rows(catalog, sky_rows):
+def test_get_reads_the_rows_in_the_order_asked(catalog, sky_rows):
     ids = sky_rows["id"].to_numpy()[[3, 700, 1999]].tolist()
-    got = catalog.id_lookup(ids, columns=["id", "ra"])
-    assert sorted(got["id"].tolist()) == sorted(ids)
+    got = catalog.get(ids, columns=["id", "ra"])
+    assert got["id"].tolist() == ids
 
 
 def test_submit_returns_result_with_phase_and_progress(catalog):

@@ -37,15 +37,15 @@ def test_remote_and_local_give_the_same_cone(remote, catalog):
 
     assert isinstance(remote, RemoteCatalog)
     assert remote.tables["sky.object"].ra_column == "ra"
-    got = remote.cone_search(150.0, 2.0, radius_deg=0.2 * u.deg, columns=["id", "ra"])
+    got = remote.cone_search((150.0, 2.0), 0.2 * u.deg, columns=["id", "ra"])
     assert got["ra"].unit == u.deg
-    assert sorted(got["id"]) == sorted(catalog.cone_search(150.0, 2.0, radius_deg=0.2)["id"])
+    assert sorted(got["id"]) == sorted(catalog.cone_search((150.0, 2.0), 0.2)["id"])
 
 
 def test_remote_crossmatch_uploads_the_table(remote, catalog):
     mine = Table({"ra": [150.0, 10.0], "dec": [2.0, -5.0]})
-    assert len(remote.crossmatch(mine, radius_arcsec=600.0, columns=["id"])) == len(
-        catalog.crossmatch(mine, radius_arcsec=600.0, columns=["id"]))
+    assert len(remote.crossmatch(mine, 600 * u.arcsec, columns=["id"])) == len(
+        catalog.crossmatch(mine, 600 * u.arcsec, columns=["id"]))
 
 
 def test_remote_async_job_and_errors(remote):

@@ -11,8 +11,14 @@ from pyvo.dal import TAPService
 from pyvo.dal.exceptions import DALQueryError, DALServiceError
 
 from qserv_access.catalog import Catalog, ColumnMeta, TableInfo
-from qserv_access.errors import QueryLimitExceeded, QueryRejected, ServiceUnavailable
-from qserv_access.jobs import Job, JobPhase, JobProgress
+from qserv_access.errors import (
+    QueryLimitExceeded,
+    QueryRejected,
+    QueryTimeout,
+    ServiceUnavailable,
+    is_timeout_message,
+)
+from qserv_access.jobs import Job, JobPhase, JobProgress, progress_from_jobinfo
 
 if TYPE_CHECKING:
     from astropy.table import Table
@@ -35,6 +41,8 @@ def translated_errors() -> Iterator[None]:
     except DALQueryError as exc:
         text = str(exc)
         cls = QueryLimitExceeded if any(w in text.lower() for w in _LIMIT_WORDS) else QueryRejected
+        if is_timeout_message(text):
+            cls = QueryTimeout
         raise cls(text, None, exc.url) from exc  # pyvo's (reason, label, url)
     except DALServiceError as exc:
         code = exc.code
@@ -135,6 +143,18 @@ def _text(value: object) -> str:
     return str(value) if str(value) != "--" else ""
 
 
+def _age_s(when: object) -> float:
+    """Seconds since ``when`` (an astropy Time or datetime, as pyvo parses UWS times)."""
+    from datetime import UTC, datetime
+
+    value = getattr(when, "datetime", when)
+    if not isinstance(value, datetime):
+        return 0.0
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return (datetime.now(UTC) - value).total_seconds()
+
+
 class RemoteJob(Job):
     """A UWS job on a TAP service (pyvo's ``AsyncTAPJob``)."""
 
@@ -145,6 +165,21 @@ class RemoteJob(Job):
         self._started = time.monotonic()
         self._ended: float | None = None
         self._last = JobPhase.QUEUED
+
+    @classmethod
+    def attach(cls, url: str, *, token: str | None = None) -> RemoteJob:
+        """Return the job at ``url`` (see :meth:`Job.from_url`)."""
+        from pyvo.dal.tap import AsyncTAPJob
+
+        with translated_errors():
+            job = AsyncTAPJob(url, session=_session(token), delete=False)
+            adql_text = str(job.query or "")
+        attached = cls(job, adql_text)
+        started = getattr(job._job, "starttime", None)
+        if started is not None:
+            # Elapsed time counts from the service's start, not from this call.
+            attached._started -= max(0.0, _age_s(started))
+        return attached
 
     @property
     def url(self) -> str:
@@ -164,11 +199,18 @@ class RemoteJob(Job):
 
     @property
     def progress(self) -> JobProgress:
-        """The phase and elapsed time (UWS does not report rows or a share done)."""
+        """Phase, elapsed time, and chunks done / total and rows from the job's UWS
+        ``jobInfo`` when the service reports them (ours and Rubin's do)."""
         phase = self.phase
         end = self._ended if self._ended is not None else time.monotonic()
-        return JobProgress(phase, None, 1.0 if phase is JobPhase.COMPLETED else None,
-                           end - self._started)
+        done, total, rows = progress_from_jobinfo(getattr(self._job._job, "jobinfo", None))
+        fraction = None
+        if total:
+            fraction = min(1.0, (done or 0) / total)
+        if phase is JobPhase.COMPLETED:
+            fraction = 1.0
+        return JobProgress(phase, rows, fraction, end - self._started, chunks_done=done,
+                           chunks_total=total)
 
     def cancel(self) -> None:
         """Abort the job on the service."""
@@ -196,7 +238,8 @@ class RemoteJob(Job):
 
     def _error(self) -> str:
         with translated_errors():
-            summary = self._job.errorsummary
+            # The parsed UWS document holds it (pyvo's AsyncTAPJob has no attribute for it).
+            summary = self._job.job.errorsummary
         message = getattr(summary, "message", None)
         return str(getattr(message, "content", None) or summary or "The job failed.")
 

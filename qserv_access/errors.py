@@ -15,6 +15,7 @@ __all__ = [
     "QueryCancelled",
     "QueryLimitExceeded",
     "QueryRejected",
+    "QueryTimeout",
     "ServiceUnavailable",
 ]
 
@@ -29,6 +30,27 @@ class QueryRejected(QservAccessError, DALQueryError):  # noqa: N818 - named for 
 
 class QueryLimitExceeded(QservAccessError, DALQueryError):  # noqa: N818 - named for the meaning (STYLE §4)
     """The query exceeded a limit of the engine or service (time, rows, radius)."""
+
+
+class QueryTimeout(QueryLimitExceeded):
+    """A time limit passed: the query's own (the engine's or the service's execution
+    duration, the query was stopped) or the caller's wait (``Job.result(timeout_s=...)``,
+    the job keeps running and can be waited for again).
+
+    A ``QueryLimitExceeded`` and so a pyvo ``DALQueryError``; catch it apart from other
+    errors to retry with a longer limit or a narrower query.
+    """
+
+
+TIMEOUT_PHRASES = ("ran longer than its limit", "exceeded its execution duration")
+"""How the engine and the TAP service word a time limit in their error messages; a remote
+error is recognised as a time-out by these (UWS has no error code for it)."""
+
+
+def is_timeout_message(text: str) -> bool:
+    """Return True when an error message says that a time limit stopped the query."""
+    lowered = text.lower()
+    return any(phrase in lowered for phrase in TIMEOUT_PHRASES)
 
 
 class QueryCancelled(QservAccessError, DALQueryError):  # noqa: N818 - named for the meaning (STYLE §4)

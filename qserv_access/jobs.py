@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from qserv_access.errors import JobFailed, QueryCancelled
+from qserv_access.errors import JobFailed, QueryCancelled, QueryTimeout, is_timeout_message
 
 if TYPE_CHECKING:
     from astropy.table import Table
 
-__all__ = ["Job", "JobPhase", "JobProgress"]
+__all__ = ["JOBINFO_NS", "Job", "JobPhase", "JobProgress", "progress_from_jobinfo"]
 
 
 class JobPhase(StrEnum):
@@ -42,6 +42,87 @@ class JobProgress:
     fraction: float | None
     """Share of the work done, 0..1 (None when unknown)."""
     elapsed_s: float
+    chunks_done: int | None = None
+    """Chunks (sky partitions) read so far, when the engine or service says."""
+    chunks_total: int | None = None
+    """Chunks the query reads, when the engine or service says."""
+
+    def summary(self) -> str:
+        """One line for people: ``EXECUTING: 12 of 40 chunks, 1,234 rows, 850 ms``."""
+        parts = []
+        if self.chunks_total:
+            parts.append(f"{self.chunks_done or 0:,} of {plural(self.chunks_total, 'chunk')}")
+        if self.rows is not None:
+            parts.append(plural(self.rows, "row"))
+        parts.append(format_duration(self.elapsed_s))
+        return f"{self.phase}: " + ", ".join(parts)
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 row``, ``2 rows``, ``1,234 rows``.
+
+    Examples
+    --------
+    >>> plural(1, "row"), plural(0, "row"), plural(12345, "chunk")
+    ('1 row', '0 rows', '12,345 chunks')
+    """
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
+def format_duration(seconds: float) -> str:
+    """A duration as people read it: milliseconds below a second, then seconds, minutes.
+
+    Examples
+    --------
+    >>> format_duration(0.0123), format_duration(0.5), format_duration(3.25)
+    ('12 ms', '500 ms', '3.2 s')
+    >>> format_duration(75), format_duration(3725)
+    ('1 min 15 s', '1 h 02 min')
+    """
+    if seconds < 1.0:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60.0:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+JOBINFO_NS = "https://github.com/qserv-access/qserv-access/uws-jobinfo"
+"""Namespace of what our service adds to UWS ``jobInfo`` beyond Rubin's elements."""
+
+JOBINFO_CHUNKS_DONE = "tap_chunks_processed"
+JOBINFO_CHUNKS_TOTAL = "tap_total_chunks"
+JOBINFO_PERCENT = "pct_complete"
+"""Rubin's TAP service (lsst-tap-service, fed by qserv-kafka) reports a running job's
+progress in ``<uws:jobInfo>`` as ``pct_complete``, ``tap_chunks_processed`` and
+``tap_total_chunks``; we write and read the same names, so one client reads both."""
+JOBINFO_ROWS = "rows"
+"""Rows read so far: ours, in :data:`JOBINFO_NS`."""
+
+
+def progress_from_jobinfo(jobinfo: object) -> tuple[int | None, int | None, int | None]:
+    """Return ``(chunks_done, chunks_total, rows)`` from a pyvo-parsed ``jobInfo``.
+
+    Each is None when the service did not say (an old service, or another one's jobInfo).
+    """
+    get = getattr(jobinfo, "get", None)
+    if get is None:
+        return None, None, None
+
+    def number(name: str) -> int | None:
+        element = get(name) or get(f"{{{JOBINFO_NS}}}{name}")
+        value = getattr(element, "value", None)
+        if value is None:
+            value = getattr(element, "text", None)
+        try:
+            return None if value is None else int(float(str(value).strip()))
+        except ValueError:
+            return None
+
+    return number(JOBINFO_CHUNKS_DONE), number(JOBINFO_CHUNKS_TOTAL), number(JOBINFO_ROWS)
 
 
 POLL_INTERVAL_S = 0.05
@@ -49,10 +130,41 @@ POLL_INTERVAL_S = 0.05
 
 
 class Job(abc.ABC):
-    """An asynchronous query: poll ``phase``/``progress``, ``cancel()``, or ``result()``."""
+    """An asynchronous query: poll ``phase``/``progress``, ``cancel()``, or ``result()``.
+
+    A job on a TAP service can be found again from its URL (in another notebook, after a
+    kernel restart): ``Job.from_url(url)``.
+    """
 
     job_id: str
     adql: str
+
+    @staticmethod
+    def from_url(url: str, *, token: str | None = None) -> Job:
+        """Re-attach to a job on a TAP service by its URL (``.../tap/async/<job-id>``).
+
+        Parameters
+        ----------
+        url
+            The job's URL, as ``job.url`` gave it.
+        token
+            Bearer token, for a service that requires one.
+
+        Returns
+        -------
+        Job
+            The job, in whatever phase it is now.
+
+        Raises
+        ------
+        QueryRejected
+            No job at that URL (it may have been destroyed).
+        ServiceUnavailable
+            The service could not be reached.
+        """
+        from qserv_access.client import RemoteJob
+
+        return RemoteJob.attach(url, token=token)
 
     @property
     @abc.abstractmethod
@@ -94,8 +206,12 @@ class Job(abc.ABC):
 
         Raises
         ------
+        QueryTimeout
+            The job did not finish within ``timeout_s`` (it keeps running: call
+            ``result()`` again, or ``cancel()``), or a time limit of the engine or
+            service stopped it.
         QueryCancelled
-            The job was aborted, or it did not finish within ``timeout_s``.
+            The job was aborted.
         JobFailed
             The job ended in ERROR (the message is its error summary).
         """
@@ -105,15 +221,18 @@ class Job(abc.ABC):
         if phase is JobPhase.ABORTED:
             raise QueryCancelled(f"Job {self.job_id} was aborted before it finished.")
         if phase is JobPhase.ERROR:
-            raise JobFailed(self._error())
-        raise QueryCancelled(
-            f"Job {self.job_id} is still {phase} after {timeout_s} s; call result() again "
-            "to keep waiting, or cancel() it.")
+            message = self._error()
+            if is_timeout_message(message):
+                raise QueryTimeout(message)
+            raise JobFailed(message)
+        raise QueryTimeout(
+            f"Job {self.job_id} is still {phase} after {timeout_s:g} s; it keeps running: "
+            "call result() again to keep waiting, or cancel() it.")
 
     def _repr_html_(self) -> str:
-        p = self.progress
-        rows = "" if p.rows is None else f", {p.rows:,} rows"
-        return f"<b>Job {self.job_id}</b>: {p.phase}{rows}, {p.elapsed_s:.1f} s"
+        from html import escape
+
+        return f"<b>Job {escape(self.job_id)}</b> {escape(self.progress.summary())}"
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.job_id} {self.phase}>"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -55,13 +55,21 @@ def start_query(
     cancel: threading.Event | None,
     catch_errors: bool = True,
     prefetch: bool = False,
+    on_start: Callable[[QueryResult], None] | None = None,
 ) -> StartedQuery:
-    """Run ``request`` up to its first batch and return the stream of its formatted bytes."""
+    """Run ``request`` up to its first batch and return the stream of its formatted bytes.
+
+    ``on_start`` gets the result as soon as its tasks are running, before the first
+    batch (which may take all of a merged query's time): the async runner follows its
+    progress from there.
+    """
     fmt = resolve_format(request.response_format)
     result = engine.query(
         request.query, maxrec=request.maxrec, uploads=uploads or None,
         timeout_s=timeout_s, cancel=cancel,
     )
+    if on_start is not None:
+        on_start(result)
     batches = result.batches()
     first = next(batches, None)
     chained = itertools.chain([first] if first is not None else [], batches)

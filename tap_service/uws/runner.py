@@ -20,7 +20,7 @@ from tap_service.query import StartedQuery, start_query
 from tap_service.uws.store import ACTIVE_PHASES, Job, JobStore, Phase, utcnow
 
 if TYPE_CHECKING:
-    from engine.api import Engine
+    from engine.api import Engine, QueryProgress, QueryResult
 
 log = logging.getLogger("tap_service.uws")
 
@@ -31,6 +31,11 @@ PARTIAL_SUFFIX = ".partial"
 """A result being written; renamed to its final name only once complete."""
 
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+PROGRESS_INTERVAL_S = 0.5
+"""How often the chunks done and rows of executing jobs are written to the job store,
+where every replica's GET of the job reads them (UWS ``jobInfo``): often enough for a
+progress bar, rare enough to cost the database nothing."""
 
 
 class ResultLimitError(TapError):
@@ -88,8 +93,11 @@ class JobRunner:
         self._lock = threading.Lock()
         self._running: dict[str, tuple[str, _JobSignal]] = {}
         self._written: dict[str, int] = {}
+        self._progress: dict[str, QueryProgress] = {}
+        self._published: dict[str, tuple[int, int, int]] = {}
         self._stop = threading.Event()
         self._cleaner: threading.Thread | None = None
+        self._reporter: threading.Thread | None = None
 
     def job_dir(self, job_id: str) -> Path:
         """Folder holding a job's uploads and result."""
@@ -106,6 +114,9 @@ class JobRunner:
         self.remove_stale_partials()
         self._cleaner = threading.Thread(target=self._clean_loop, name="uws-cleaner", daemon=True)
         self._cleaner.start()
+        self._reporter = threading.Thread(target=self._report_loop, name="uws-progress",
+                                          daemon=True)
+        self._reporter.start()
         self.schedule()
 
     def stop(self) -> None:
@@ -117,6 +128,8 @@ class JobRunner:
         self._pool.shutdown(wait=True, cancel_futures=True)
         if self._cleaner is not None:
             self._cleaner.join(timeout=5)
+        if self._reporter is not None:
+            self._reporter.join(timeout=5)
 
     # ------------------------------------------------------------ scheduling
 
@@ -209,6 +222,8 @@ class JobRunner:
             with self._lock:
                 self._running.pop(job.job_id, None)
                 self._written.pop(job.job_id, None)
+                self._progress.pop(job.job_id, None)
+                self._published.pop(job.job_id, None)
             if self.store.get(job.job_id) is None:
                 # Deleted while it ran: its folder may have been made again by the writer.
                 shutil.rmtree(self.job_dir(job.job_id), ignore_errors=True)
@@ -223,9 +238,13 @@ class JobRunner:
             name: pq.read_table(path)
             for name, path in job.parameters.get(UPLOAD_FILES_KEY, {}).items()
         }
+        def follow(result: QueryResult) -> None:
+            with self._lock:
+                self._progress[job.job_id] = result.progress
+
         started = start_query(self.engine, request, uploads,
                               timeout_s=float(job.execution_duration_s), cancel=cancel.engine,
-                              catch_errors=False)
+                              catch_errors=False, on_start=follow)
         out_dir = self.job_dir(job.job_id)
         final = out_dir / f"result.{started.fmt.extension or 'dat'}"
         try:
@@ -234,10 +253,13 @@ class JobRunner:
             started.result.cancel()
             raise
         size = final.stat().st_size
+        last = started.result.progress.snapshot()
         completed = self.store.update(
             job.job_id, only_if=[Phase.EXECUTING], phase=Phase.COMPLETED, end_time=utcnow(),
             result_path=str(final), result_mime=started.fmt.mime,
             result_size=size, overflow=bool(started.result.overflow),
+            chunks_done=last.chunks_total, chunks_total=last.chunks_total,
+            rows_done=started.result.rows,
         )
         if not completed:
             # Aborted or deleted while its last bytes were written: keep nothing.
@@ -286,6 +308,33 @@ class JobRunner:
     def _others_writing(self, job: Job) -> int:
         """Bytes the owner's other jobs are writing in this process."""
         return self.written_bytes(job.owner) - self._written.get(job.job_id, 0)
+
+    # ------------------------------------------------------------ progress
+
+    def report_progress(self) -> int:
+        """Write the progress of executing jobs that changed to the store; return how many."""
+        with self._lock:
+            following = list(self._progress.items())
+        changed = 0
+        for job_id, progress in following:
+            snap = progress.snapshot()
+            counts = (snap.chunks_done, snap.chunks_total, snap.rows)
+            if self._published.get(job_id) == counts:
+                continue
+            if self.store.update(job_id, only_if=[Phase.EXECUTING], chunks_done=counts[0],
+                                 chunks_total=counts[1], rows_done=counts[2]):
+                changed += 1
+            with self._lock:
+                if job_id in self._progress:
+                    self._published[job_id] = counts
+        return changed
+
+    def _report_loop(self) -> None:
+        while not self._stop.wait(PROGRESS_INTERVAL_S):
+            try:
+                self.report_progress()
+            except Exception:
+                log.exception("writing the progress of running jobs failed")
 
     # ------------------------------------------------------------ destruction
 

@@ -53,7 +53,14 @@ jobs_table = sa.Table(
     sa.Column("result_mime", sa.String(200)),
     sa.Column("result_size", sa.BigInteger),
     sa.Column("overflow", sa.Boolean),
+    sa.Column("chunks_done", sa.Integer),
+    sa.Column("chunks_total", sa.Integer),
+    sa.Column("rows_done", sa.BigInteger),
 )
+
+PROGRESS_COLUMNS = ("chunks_done", "chunks_total", "rows_done")
+"""Columns added after the first release: a job database made before them gets them
+added when opened (they are nullable, so old rows simply have no progress)."""
 
 
 def utcnow() -> datetime:
@@ -91,6 +98,12 @@ class Job:
     result_mime: str | None = None
     result_size: int | None = None
     overflow: bool | None = None
+    chunks_done: int | None = None
+    """Chunks the job's query has read (updated while it runs; None before it starts)."""
+    chunks_total: int | None = None
+    """Chunks the job's query reads."""
+    rows_done: int | None = None
+    """Result rows written so far."""
 
     @classmethod
     def from_row(cls, row: sa.Row[Any]) -> Job:
@@ -106,6 +119,8 @@ class Job:
             error_message=m["error_message"], error_transient=m["error_transient"],
             result_path=m["result_path"], result_mime=m["result_mime"],
             result_size=m["result_size"], overflow=m["overflow"],
+            chunks_done=m["chunks_done"], chunks_total=m["chunks_total"],
+            rows_done=m["rows_done"],
         )
 
     def to_row(self) -> dict[str, Any]:
@@ -118,7 +133,8 @@ class Job:
             "parameters": json.dumps(self.parameters), "error_message": self.error_message,
             "error_transient": self.error_transient, "result_path": self.result_path,
             "result_mime": self.result_mime, "result_size": self.result_size,
-            "overflow": self.overflow,
+            "overflow": self.overflow, "chunks_done": self.chunks_done,
+            "chunks_total": self.chunks_total, "rows_done": self.rows_done,
         }
 
 
@@ -145,6 +161,18 @@ class JobStore:
             with self.engine.begin() as conn:
                 conn.exec_driver_sql("PRAGMA journal_mode=WAL")
         _metadata.create_all(self.engine)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Give a job table made by an older version the columns added since."""
+        present = {c["name"] for c in sa.inspect(self.engine).get_columns(jobs_table.name)}
+        with self.engine.begin() as conn:
+            for name in PROGRESS_COLUMNS:
+                if name not in present:
+                    column = jobs_table.c[name]
+                    kind = column.type.compile(dialect=self.engine.dialect)
+                    conn.exec_driver_sql(
+                        f'ALTER TABLE {jobs_table.name} ADD COLUMN "{name}" {kind}')
 
     def close(self) -> None:
         """Release the connections."""

@@ -67,6 +67,41 @@ def error_summary_xml(job: Job, job_url: str) -> str:
             f"<uws:message>{escape(job.error_message)}</uws:message></uws:errorSummary>")
 
 
+JOBINFO_NS = "https://github.com/qserv-access/qserv-access/uws-jobinfo"
+"""Namespace of the ``jobInfo`` elements that are ours (Rubin's have none)."""
+
+
+def job_info_xml(job: Job) -> str:
+    """Return the uws:jobInfo element with the job's progress, or '' before it has any.
+
+    The first three elements are named as Rubin's TAP service names them
+    (``pct_complete``, ``tap_chunks_processed``, ``tap_total_chunks``), so a client
+    written for one reads the other; the rows so far are ours, in :data:`JOBINFO_NS`.
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> from tap_service.uws.store import Phase
+    >>> now = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> job = Job("j1", "me", Phase.EXECUTING, now, 60, now, chunks_done=3, chunks_total=12,
+    ...           rows_done=1500)
+    >>> info = job_info_xml(job)
+    >>> info.startswith("<uws:jobInfo><pct_complete>25</pct_complete>")
+    True
+    >>> "<tap_chunks_processed>3<" in info, "<tap_total_chunks>12<" in info, ">1500<" in info
+    (True, True, True)
+    """
+    if job.chunks_total is None:
+        return ""
+    done, total = job.chunks_done or 0, job.chunks_total
+    percent = 100 if total == 0 else int(100 * done / total)
+    rows = (f'<qsa:rows xmlns:qsa="{JOBINFO_NS}">{job.rows_done}</qsa:rows>'
+            if job.rows_done is not None else "")
+    return (f"<uws:jobInfo><pct_complete>{percent}</pct_complete>"
+            f"<tap_chunks_processed>{done}</tap_chunks_processed>"
+            f"<tap_total_chunks>{total}</tap_total_chunks>{rows}</uws:jobInfo>")
+
+
 def job_xml(job: Job, job_url: str, *, show_owner: bool) -> str:
     """Return the uws:job document, elements in the order of the UWS 1.1 schema."""
     parts = [
@@ -84,6 +119,7 @@ def job_xml(job: Job, job_url: str, *, show_owner: bool) -> str:
         parameters_xml(job),
         results_xml(job, job_url),
         error_summary_xml(job, job_url),
+        job_info_xml(job),
         "</uws:job>",
     ]
     return "\n".join(p for p in parts if p) + "\n"

@@ -53,8 +53,8 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-def connect(target: str | Path, *, token: str | None = None,
-            workers: int | None = None) -> Catalog:
+def connect(target: str | Path, *, token: str | None = None, workers: int | None = None,
+            response_format: str | None = None) -> Catalog:
     """Open a catalog: a local data directory (embedded engine) or a TAP service URL.
 
     Parameters
@@ -65,6 +65,9 @@ def connect(target: str | Path, *, token: str | None = None,
         Bearer token for a TAP service that requires one (remote only).
     workers
         Threads for the embedded engine (local only; default: CPUs).
+    response_format
+        How a TAP service's synchronous results travel (remote only): ``"parquet"``,
+        ``"votable"``, or None for VOParquet when the service offers it.
 
     Returns
     -------
@@ -83,11 +86,12 @@ def connect(target: str | Path, *, token: str | None = None,
             raise QueryRejected("workers= applies to a local data directory, not a TAP URL.")
         from qserv_access.client import RemoteCatalog
 
-        return RemoteCatalog(text, token=token)
+        return RemoteCatalog(text, token=token, response_format=response_format)
     if "://" in text:
         raise QueryRejected(f"Unsupported URL {text!r}: give an http(s) TAP URL or a directory.")
-    if token is not None:
-        raise QueryRejected("token= applies to a TAP URL, not a local data directory.")
+    if token is not None or response_format is not None:
+        raise QueryRejected("token= and response_format= apply to a TAP URL, not a local "
+                            "data directory.")
     from qserv_access.local import LocalCatalog
 
     return LocalCatalog(Path(text), workers=workers)

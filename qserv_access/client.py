@@ -19,6 +19,7 @@ from qserv_access.errors import (
     is_timeout_message,
 )
 from qserv_access.jobs import Job, JobPhase, JobProgress, progress_from_jobinfo
+from qserv_access.transfer import fetch_sync, offers_parquet
 
 if TYPE_CHECKING:
     from astropy.table import Table

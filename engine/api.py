@@ -66,6 +66,10 @@ class EngineOptions:
             max_spill_bytes=self.max_spill_bytes)
 
 
+MAX_DENSITY_ORDER = 12
+"""Finest order :meth:`Engine.density` maps (201 million pixels of 0.7 arcmin): beyond it
+a map is larger than any screen shows and than the rows of most tables."""
+
 SPILL_DIR_NAME = ".spill"
 """Default spill folder inside the data directory (queries only ever read the tables)."""
 
@@ -174,6 +178,53 @@ class Engine:
         finally:
             cursor.close()
         return sorted({int(r[0]) for r in rows})
+
+    def density(self, table: str, order: int) -> pa.Table:
+        """Return the rows of a positional table per HEALPix pixel: columns ``ipix``, ``n``.
+
+        Pixels are NESTED at ``order``; empty pixels are left out. A partition at
+        ``order`` or finer is counted from its manifest (its row count), a coarser one by
+        reading its ``_healpix_29`` column only: a whole-sky map of any table costs at
+        most one pass over one integer column, and no rows leave the engine.
+
+        Raises
+        ------
+        CatalogError
+            The table does not exist or is not positional.
+        QueryLimitError
+            ``order`` is outside 0..:data:`MAX_DENSITY_ORDER`.
+        """
+        if not 0 <= order <= MAX_DENSITY_ORDER:
+            raise QueryLimitError(f"Density order {order} is outside 0..{MAX_DENSITY_ORDER}; "
+                                  "an order of 3 to 7 suits an all-sky map.")
+        self._refresh()
+        published = catalog.require_table(self.data_dir, table)
+        partitions = published.manifest.partitions
+        if not partitions:
+            raise CatalogError(f"Table '{table}' has no sky partitions (it is not positional); "
+                               "a density map needs a table ingested with --ra/--dec.")
+        counts: dict[int, int] = {}
+        coarse: list[str] = []
+        for part in partitions:
+            if part.order >= order:
+                ipix = part.ipix >> (2 * (part.order - order))
+                counts[ipix] = counts.get(ipix, 0) + part.nrows
+            elif part.nrows:
+                coarse.append(str(published.resolve(part.path)))
+        if coarse:
+            assert self._con is not None
+            cursor = self._con.cursor()
+            try:
+                rows = cursor.execute(
+                    'SELECT "_healpix_29" >> $shift AS ipix, COUNT(*) FROM read_parquet($paths) '
+                    "GROUP BY ipix", {"shift": 2 * (29 - order), "paths": coarse}).fetchall()
+            finally:
+                cursor.close()
+            for ipix, n in rows:
+                counts[int(ipix)] = counts.get(int(ipix), 0) + int(n)
+        keys = sorted(k for k, v in counts.items() if v)
+        return pa.table({"ipix": pa.array(keys, pa.int64()),
+                         "n": pa.array([counts[k] for k in keys], pa.int64())})
 
     # -- queries ------------------------------------------------------------------
     def plan(self, adql: str, *, maxrec: int | None = None,

@@ -159,7 +159,7 @@ NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 REGULAR_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 """ADQL 2.1 regular (undelimited) identifier: simple Latin letters, digits, underscore."""
 
-_ARG_NAMES = {
+_ARG_NAMES: dict[tuple[type[exp.Expr], str | None], str] = {
     (exp.Star, "except_"): "EXCLUDE",
     (exp.Star, "replace"): "REPLACE",
     (exp.Star, "rename"): "RENAME",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -23,7 +24,7 @@ from engine.api import Engine
 from engine.catalog import read_table
 
 ROOT = Path(__file__).resolve().parents[2]
-CLI = ROOT / ".venv" / "bin" / "qserv-access"
+CLI = Path(sys.executable).parent / "qserv-access"
 
 
 def _write(path: Path, first_id: int, rows: int, seed: int) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import pytest
 from engine.catalog import read_table
 
 ROOT = Path(__file__).resolve().parents[2]
-CLI = ROOT / ".venv" / "bin" / "qserv-access"
+CLI = Path(sys.executable).parent / "qserv-access"
 
 
 def _write(path: Path, first_id: int, rows: int, seed: int) -> Path:

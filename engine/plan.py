@@ -41,7 +41,7 @@ class QueryPlan:
 
     adql: str
     mode: str
-    """The plan shape: ``chunked``, ``crossmatch`` or ``single``."""
+    """The plan shape: ``metadata``, ``chunked``, ``crossmatch`` or ``single``."""
     tasks: tuple[ChunkTask, ...]
     merge_sql: str | None
     columns: tuple[ResultColumn, ...]

@@ -4,12 +4,14 @@
    finds the tables of the top SELECT, their regions and id values
    (:mod:`~engine.planning.constraints`), a distance join between two tables, the result
    columns (:mod:`~engine.planning.columns`), and whether chunking can apply at all.
-2. :mod:`~engine.planning.chunks` chooses each table's partitions and groups them.
-3. The plan shapes in :data:`SHAPES` are tried in order, as sqlglot's optimizer rules
+2. :func:`~engine.planning.shapes.metadata.plan_metadata` answers a bare ``COUNT(*)`` of
+   one table from its recorded row count (no task reads a file), whatever else applies.
+3. :mod:`~engine.planning.chunks` chooses each table's partitions and groups them.
+4. The plan shapes in :data:`SHAPES` are tried in order, as sqlglot's optimizer rules
    are; the first that takes the query makes its plan. Each binds tables to chunk files
    (:mod:`~engine.planning.bind`) and splits the query into partials and a merge
    (:mod:`~engine.planning.split`).
-4. Otherwise :func:`~engine.planning.shapes.single.plan_single` makes one task, and the
+5. Otherwise :func:`~engine.planning.shapes.single.plan_single` makes one task, and the
    plan records why (``QueryPlan.fallback``, shown by ``--explain``).
 """
 
@@ -26,6 +28,7 @@ from engine.planning.chunks import ChunkChooser, IdLookup
 from engine.planning.resolve import data_dirs
 from engine.planning.shapes.chunked import plan_chunked
 from engine.planning.shapes.crossmatch import plan_crossmatch
+from engine.planning.shapes.metadata import plan_metadata
 from engine.planning.shapes.single import plan_single
 
 __all__ = ["SHAPES", "PlanShape", "Planner", "data_dirs"]
@@ -61,6 +64,9 @@ class Planner:
         """
         analysis = analyse(adql, self.tables, self.memory_tables, uploads or {},
                            maxrec=maxrec)
+        counted = plan_metadata(analysis)
+        if isinstance(counted, QueryPlan):
+            return counted
         if analysis.blocker is not None:
             return plan_single(analysis, self.chooser, fallback=analysis.blocker)
         reasons = []

@@ -2,11 +2,21 @@
 -- mode: chunked
 -- tasks: 34
 -- chunks: 34 of 34
-SELECT COUNT(*) AS n FROM sky.object;
+SELECT COUNT(flags) AS n FROM sky.object;
 -- task[0]:
-SELECT COUNT(*) AS "__a0" FROM (SELECT "id", "ra", "dec", "g_mag", "r_mag", "i_mag", "flags", "z_mag", "name" FROM READ_PARQUET(['{DATA}/tables/sky.object/v0001/catalog/object/dataset/Norder=0/Dir=0/Npix=8.parquet'])) AS "object";
+SELECT COUNT("flags") AS "__a0" FROM (SELECT "id", "ra", "dec", "g_mag", "r_mag", "i_mag", "flags", "z_mag", "name" FROM READ_PARQUET(['{DATA}/tables/sky.object/v0001/catalog/object/dataset/Norder=0/Dir=0/Npix=8.parquet'])) AS "object";
 -- merge:
 SELECT COALESCE(SUM("__a0"), 0) AS "n" FROM __partials;
+
+-- query: metadata-count
+-- mode: metadata
+-- tasks: 1
+-- chunks: 0 of 34
+SELECT COUNT(*) AS n FROM sky.object;
+-- task[0]:
+SELECT CAST(2000 AS BIGINT) AS "n";
+-- merge:
+-- (none)
 
 -- query: cone-cluster
 -- mode: chunked

@@ -75,7 +75,7 @@ def test_cancel_stops_the_thread_tasks_not_yet_run(engine) -> None:
     assert stopped < mid.chunks_total
     # The pool runs tasks in order: a later query completing means every task of the
     # cancelled one has left the pool, and none of them ran to the end meanwhile.
-    assert engine.query("SELECT COUNT(*) AS n FROM sky.object").to_table()["n"][0].as_py() \
+    assert engine.query("SELECT COUNT(id) AS n FROM sky.object").to_table()["n"][0].as_py() \
         == 2000
     assert result.progress.snapshot().chunks_done == stopped
 

@@ -26,7 +26,8 @@ def test_shapes_are_tried_in_a_fixed_order() -> None:
 
 
 @pytest.mark.parametrize(("adql", "mode"), [
-    ("SELECT COUNT(*) AS n FROM sky.object", "chunked"),
+    ("SELECT COUNT(*) AS n FROM sky.object", "metadata"),
+    ("SELECT COUNT(flags) AS n FROM sky.object", "chunked"),
     ("SELECT sourceId FROM sky.src WHERE objectId = 1000", "chunked"),
     ("SELECT o.id, s.sourceId FROM sky.object o JOIN sky.src s ON o.id = s.objectId", "chunked"),
     ("SELECT o.id AS oid, t.id AS tid FROM sky.object o JOIN sky.other t "

@@ -24,6 +24,7 @@ from qserv_access.errors import (
     QueryCancelled,
     QueryLimitExceeded,
     QueryRejected,
+    QueryTimeout,
     ServiceUnavailable,
 )
 from qserv_access.jobs import Job, JobPhase, JobProgress
@@ -43,6 +44,7 @@ __all__ = [
     "QueryCancelled",
     "QueryLimitExceeded",
     "QueryRejected",
+    "QueryTimeout",
     "ServiceUnavailable",
     "TableInfo",
     "connect",

@@ -225,9 +225,13 @@ class Job(abc.ABC):
             if is_timeout_message(message):
                 raise QueryTimeout(message)
             raise JobFailed(message)
-        raise QueryTimeout(
-            f"Job {self.job_id} is still {phase} after {timeout_s:g} s; it keeps running: "
-            "call result() again to keep waiting, or cancel() it.")
+        raise self._still_running(phase, timeout_s)
+
+    def _still_running(self, phase: JobPhase, timeout_s: float | None) -> QueryTimeout:
+        """The error for a wait that ended before the job did."""
+        return QueryTimeout(
+            f"Job {self.job_id} is still {phase} after {timeout_s or 0:g} s; it keeps "
+            "running: call result() again to keep waiting, or cancel() it.")
 
     def _repr_html_(self) -> str:
         from html import escape

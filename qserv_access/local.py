@@ -31,7 +31,9 @@ from qserv_access.errors import (
     QueryCancelled,
     QueryLimitExceeded,
     QueryRejected,
+    QueryTimeout,
     ServiceUnavailable,
+    is_timeout_message,
 )
 from qserv_access.jobs import Job, JobPhase, JobProgress
 
@@ -48,7 +50,8 @@ def translated_errors() -> Iterator[None]:
     try:
         yield
     except QueryLimitError as exc:
-        raise QueryLimitExceeded(str(exc)) from exc
+        cls = QueryTimeout if is_timeout_message(str(exc)) else QueryLimitExceeded
+        raise cls(str(exc)) from exc
     except UserError as exc:
         raise QueryRejected(str(exc)) from exc
     except QueryCancelledError as exc:
@@ -246,6 +249,8 @@ class LocalJob(Job):
         self._schema: pa.Schema | None = None
         self._overflow = False
         self._exc: QservAccessError | None = None
+        self._result: QueryResult | None = None
+        """The engine's result, once planned: its ``progress`` counts the chunks done."""
         self._thread = threading.Thread(target=self._run, args=(catalog, uploads),
                                         name=self.job_id, daemon=True)
         self._thread.start()
@@ -253,6 +258,7 @@ class LocalJob(Job):
     def _run(self, catalog: LocalCatalog, uploads: Mapping[str, Table] | None) -> None:
         try:
             result = catalog._start(self.adql, self._maxrec, uploads, self._cancel)
+            self._result = result
             self._tasks = len(result.plan.tasks)
             with self._lock:
                 self._phase = JobPhase.EXECUTING
@@ -290,10 +296,18 @@ class LocalJob(Job):
 
     @property
     def progress(self) -> JobProgress:
-        """Rows read so far (the engine does not report per-task progress yet)."""
+        """Chunks done of the chunks the query reads (the engine counts them as its tasks
+        finish), rows read so far, and elapsed time."""
         end = self._ended if self._ended is not None else time.monotonic()
-        fraction = 1.0 if self._phase is JobPhase.COMPLETED else None
-        return JobProgress(self._phase, self._rows, fraction, end - self._started)
+        phase = self._phase
+        if self._result is None:
+            return JobProgress(phase, self._rows, 1.0 if phase is JobPhase.COMPLETED else None,
+                               end - self._started)
+        snap = self._result.progress.snapshot()
+        done = snap.chunks_total if phase is JobPhase.COMPLETED else snap.chunks_done
+        fraction = 1.0 if phase is JobPhase.COMPLETED else snap.fraction
+        return JobProgress(phase, self._rows, fraction, end - self._started,
+                           chunks_done=done, chunks_total=snap.chunks_total)
 
     def cancel(self) -> None:
         """Stop the query's tasks; the phase becomes ABORTED."""
@@ -318,8 +332,11 @@ class LocalJob(Job):
 
     def result(self, timeout_s: float | None = None) -> Table:
         """Wait and return the rows; a failed job re-raises its original error class."""
-        if self.wait(timeout_s) is JobPhase.ERROR and self._exc is not None:
+        phase = self.wait(timeout_s)
+        if phase is JobPhase.ERROR and self._exc is not None:
             raise self._exc
+        if not phase.finished:
+            raise self._still_running(phase, timeout_s)
         return super().result(timeout_s=0)
 
 

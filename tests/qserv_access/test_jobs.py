@@ -11,8 +11,7 @@ import pytest
 from pyvo.dal import DALQueryError
 
 import qserv_access
-from qserv_access import Job, JobPhase, QueryRejected
-from qserv_access.errors import QueryTimeout
+from qserv_access import Job, JobPhase, QueryRejected, QueryTimeout
 
 
 @pytest.fixture(scope="module")
@@ -95,11 +94,24 @@ def test_execution_duration_reached_raises_query_timeout(tap_url):
     assert job.phase is JobPhase.ERROR
 
 
+def test_embedded_job_progress_counts_the_engine_chunks(catalog):
+    job = catalog.submit("SELECT id FROM sky.object WHERE dec > 0")
+    table = job.result(timeout_s=60)
+    progress = job.progress
+    plan_chunks = sum(max(1, len(t.chunks)) for t in job._result.plan.tasks)
+    assert progress.chunks_done == progress.chunks_total == plan_chunks >= 1
+    assert progress.rows == len(table) > 0
+    assert progress.fraction == 1.0
+    assert progress.summary().startswith(f"COMPLETED: {plan_chunks} of {plan_chunks} chunk")
+
+
 def test_embedded_wait_past_timeout_raises_query_timeout(catalog):
     job = catalog.submit(ENDLESS)
     try:
-        with pytest.raises(QueryTimeout):
+        with pytest.raises(QueryTimeout, match=r"after 0\.3 s; it keeps running"):
             job.result(timeout_s=0.3)
+        assert job.progress.chunks_done == 0
+        assert job.progress.phase is JobPhase.EXECUTING
     finally:
         job.cancel()
     assert job.wait(60) is JobPhase.ABORTED

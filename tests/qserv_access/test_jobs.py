@@ -115,3 +115,11 @@ def test_embedded_wait_past_timeout_raises_query_timeout(catalog):
     finally:
         job.cancel()
     assert job.wait(60) is JobPhase.ABORTED
+
+
+def test_embedded_positions_print_to_sub_milliarcsecond_not_17_digits(catalog):
+    table = catalog.query("SELECT TOP 1 id, ra, dec FROM sky.object WHERE ra > 1 ORDER BY id")
+    assert table["ra"].info.format == ".7f"
+    shown = table.pformat()[-1].split()
+    assert len(shown[1].split(".")[1]) == 7
+    assert table["ra"][0] == float(table.to_pandas()["ra"][0])  # values untouched

@@ -208,6 +208,8 @@ def plot_density(source: Catalog | Table, table: str | None = None, *, order: in
                          shading="flat", rasterized=True)
     bar = ax.figure.colorbar(mesh, ax=ax, orientation="horizontal", pad=0.14, fraction=0.05)
     bar.set_label("rows per deg²")
+    # A log scale spanning less than a decade labels its minor ticks, on top of each other.
+    bar.ax.xaxis.set_minor_formatter(require("matplotlib.ticker", "Plots").NullFormatter())
     _label_sky(ax)
     what = f"{table}: " if table is not None else ""
     ax.set_title(title or f"{what}{int(n.sum()):,} rows, HEALPix order {order}", pad=14)

@@ -110,8 +110,11 @@ def plot_sky(table: Table, *, ra: str = "ra", dec: str = "dec", color: str | Non
     """
     ax = _sky_axes(ax)
     ra_deg, dec_deg = _values(table, ra), _values(table, dec)
-    colouring = {} if color is None else {"c": _values(table, color), "cmap": "viridis"}
-    points = ax.scatter(sky_x(ra_deg), np.radians(dec_deg), s=s, linewidths=0, **colouring)
+    x, y = sky_x(ra_deg), np.radians(dec_deg)
+    if color is None:
+        points = ax.scatter(x, y, s=s, linewidths=0)
+    else:
+        points = ax.scatter(x, y, s=s, linewidths=0, c=_values(table, color), cmap="viridis")
     if color is not None:
         unit = table[color].unit
         bar = ax.figure.colorbar(points, ax=ax, orientation="horizontal", pad=0.14,

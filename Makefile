@@ -3,10 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+NB_STAMP := $(VENV)/.notebook-stamp
+LAB_PORT ?= 8888
 DATA_DIR ?= demo-data
 PORT ?= 8000
 
-.PHONY: demo test bench lint typecheck clean
+.PHONY: demo test lab notebook bench lint typecheck clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +18,17 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/qserv-access demo --data-dir $(DATA_DIR) --port $(PORT)
+
+# JupyterLab and the widgets come with the [notebook] extra (the package is not on PyPI:
+# it is installed from this checkout).
+$(NB_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[notebook,dev,bench]'
+	touch $(NB_STAMP)
+
+lab: $(NB_STAMP)
+	$(BIN)/jupyter lab --ip 127.0.0.1 --port $(LAB_PORT) --notebook-dir notebooks
+
+notebook: lab
 
 test: $(STAMP)
 	bash scripts/install-system-deps.sh

@@ -184,3 +184,30 @@ def test_whole_hipparcos_against_gaia_dr3_bright():
 def test_parquet_cut_is_what_the_script_makes():
     assert pq.read_metadata(DATA / "hip_cut.parquet").num_rows == 969
     assert pq.read_metadata(DATA / "gaia_cut.parquet").num_rows == 2525
+
+
+def test_the_same_cross_match_through_a_tap_service(motion_dir, motion_cat, tmp_path_factory):
+    """Remote: the epoch comes from TAP_SCHEMA.columns, the upload goes over HTTP."""
+    from tests.support.postgres import free_port
+    from tests.support.tap_server import running_tap_server
+
+    hip = motion_cat.query("SELECT hip, ra, dec, pmra, pmdec FROM hip.main")
+    local = motion_cat.crossmatch(hip, 1 * u.arcsec, table="gaia.dr3_bright", nearest=True,
+                                  columns=["source_id"], epoch=HIP_EPOCH, pm_ra="pmra",
+                                  pm_dec="pmdec")
+    with running_tap_server(motion_dir, tmp_path_factory.mktemp("motion-tap"),
+                            free_port()) as url, qserv_access.connect(url) as remote:
+        from qserv_access.crossmatch import catalog_epoch
+
+        assert catalog_epoch(remote.describe("hip.main")) == HIP_EPOCH
+        got = remote.crossmatch(hip, 1 * u.arcsec, table="gaia.dr3_bright", nearest=True,
+                                columns=["source_id"], epoch=HIP_EPOCH, pm_ra="pmra",
+                                pm_dec="pmdec")
+        gaia = remote.query("SELECT source_id, ra, dec FROM gaia.dr3_bright "
+                            "WHERE source_id IS NOT NULL")
+        with pytest.warns(RadiusWidened):
+            back = remote.crossmatch(gaia, 1 * u.arcsec, table="hip.main", epoch=GAIA_EPOCH,
+                                     columns=["hip"])
+    assert sorted(zip(got["hip"], got["source_id"], strict=True)) == sorted(
+        zip(local["hip"], local["source_id"], strict=True))
+    assert len(back) > 500

@@ -26,7 +26,8 @@ $(NB_STAMP): $(STAMP)
 	touch $(NB_STAMP)
 
 lab: $(NB_STAMP)
-	$(BIN)/jupyter lab --ip 127.0.0.1 --port $(LAB_PORT) --notebook-dir notebooks
+	$(BIN)/jupyter lab --ip 127.0.0.1 --port $(LAB_PORT) --notebook-dir notebooks \
+	    $(if $(filter 0,$(shell id -u)),--allow-root)
 
 notebook: lab
 

@@ -10,12 +10,11 @@ then the id index (:func:`~engine.ingest.pipeline.merge_id_index`) and the HATS 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import logging
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -30,20 +29,16 @@ from engine.catalog import (
     read_table,
     require_table,
 )
-from engine.errors import IngestError, suggest
+from engine.errors import IngestError
 from engine.ingest import hats_layout, pipeline, space, txn
+from engine.ingest.inputs import NewRows, Work, resolve, stream_meta
 from engine.ingest.layout import plan_layout
 from engine.ingest.metadata import build_columns, read_felis_table, schema_with_metadata
 from engine.ingest.partitioning import DEFAULT_MAX_ROWS_PER_PARTITION, HISTOGRAM_ORDER
-from engine.ingest.readers import FieldMeta, arrow_field_meta
 from engine.ingest.scan import Scan, ScanRequest, scan
 from engine.ingest.sources import (
     BatchSource,
-    SourcePart,
-    file_parts,
-    memory_parts,
     peek,
-    stream_parts,
 )
 from engine.ingest.workers import sha256_file
 from engine.ingest.write import WriteRequest, write_partitions
@@ -153,7 +148,7 @@ def ingest_files(
                  max_rows_per_partition, allow_orphans)
     if not files:
         raise IngestError("No input files given.")
-    return _run(Path(data_dir), spec, _NewRows(files=tuple(str(Path(f)) for f in files)),
+    return _run(Path(data_dir), spec, NewRows(files=tuple(str(Path(f)) for f in files)),
                 schema_yaml, workers, progress)
 
 
@@ -219,13 +214,13 @@ def ingest_batches(
     if isinstance(batches, BatchSource):
         label = batches.name
         sample, _ = peek(batches.read_part(0), f"{label} part 0")
-        new = _NewRows(stream=batches, sample=sample, name=label, nrows=batches.nrows)
+        new = NewRows(stream=batches, sample=sample, name=label, nrows=batches.nrows)
     elif isinstance(batches, pa.Table | pa.RecordBatch):
         raise IngestError("Give an iterable of record batches (e.g. table.to_batches()) or a "
                           "BatchSource, not a single Table or RecordBatch.")
     else:
         sample, one_shot = peek(batches, name)
-        new = _NewRows(one_shot=one_shot, sample=sample, name=name, nrows=nrows)
+        new = NewRows(one_shot=one_shot, sample=sample, name=name, nrows=nrows)
     return _run(Path(data_dir), spec, new, schema_yaml, workers, progress)
 
 
@@ -244,20 +239,7 @@ def _spec(table: str, ra: str | None, dec: str | None, id_column: str | None,
                  max_rows, allow_orphans)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _NewRows:
-    """The rows an ingest adds: files, or a stream (replayable or one-shot)."""
-
-    files: tuple[str, ...] = ()
-    stream: BatchSource | None = None
-    one_shot: Iterator[pa.RecordBatch] | None = None
-    sample: pa.RecordBatch | None = None
-    """The stream's first batch: its schema, and a sample for the disk estimate."""
-    name: str = ""
-    nrows: int | None = None
-
-
-def _run(data_dir: Path, spec: _Spec, new: _NewRows, schema_yaml: str | Path | None,
+def _run(data_dir: Path, spec: _Spec, new: NewRows, schema_yaml: str | Path | None,
          workers: int | None, progress: bool | Literal["always"]) -> TableManifest:
     """Take the table's lock, check the disk, ingest in a transaction, publish."""
     # One writer per table from reading the version it appends to until publishing its own:
@@ -301,73 +283,24 @@ def _required(spec: _Spec) -> dict[str, str]:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class _Work:
-    """One ingest's inputs, resolved: every input (new first, or the published version's
-    partitions first for a stream), their unified schema, and the parts pass 1 reads."""
+class _Target:
+    """Where an ingest writes: its data directory, its staging folder, the version folder
+    it builds there, and the published version it appends to (None: a new table)."""
 
-    inputs: pipeline.Inputs
-    labels: tuple[str, ...]
-    """Each input's name in errors, by ``input_index``."""
-    parts: Iterable[SourcePart]
-    n_new_files: int
-    total: int | None
-    """Rows to read, when known (the progress bar's total)."""
-
-
-def _resolve(spec: _Spec, new: _NewRows, old: PublishedTable | None) -> _Work:
-    required = _required(spec)
-    if new.files:
-        inputs = pipeline.probe_inputs(list(new.files) + pipeline.old_inputs(old), required)
-        known = [p.nrows for p in inputs.probes]
-        total = sum(n or 0 for n in known) if all(n is not None for n in known) else None
-        return _Work(inputs, inputs.paths, file_parts(inputs.paths, len(new.files), SPLIT_ROWS),
-                     len(new.files), total)
-    assert new.sample is not None
-    inputs = _stream_inputs(new.sample.schema, pipeline.old_inputs(old), required, new.name)
-    parts: Iterable[SourcePart] = file_parts(inputs.paths, 0, SPLIT_ROWS)
-    index = len(inputs.paths)
-    if new.stream is not None:
-        parts = [*parts, *stream_parts(new.stream, index)]
-    else:
-        assert new.one_shot is not None
-        parts = itertools.chain(parts, memory_parts(new.one_shot, new.name, index,
-                                                    ONE_SHOT_PART_ROWS))
-    old_rows = sum(p.nrows or 0 for p in inputs.probes)
-    total = old_rows + new.nrows if new.nrows is not None else None
-    return _Work(inputs, (*inputs.paths, new.name), parts, 0, total)
-
-
-def _stream_inputs(schema: pa.Schema, old_paths: list[str], required: dict[str, str],
-                   label: str) -> pipeline.Inputs:
-    """The inputs of a stream ingest: the stream's schema, unified with an appended table's."""
-    names = [n for n in schema.names if n != SPATIAL_INDEX_COLUMN]
-    for role, col in required.items():
-        if col not in names:
-            raise IngestError(f"{label}: no column '{col}' (given as {role})."
-                              + suggest(col, names) + f" Columns are: {', '.join(names[:20])}.")
-    schema = pa.schema([schema.field(n) for n in names])
-    if not old_paths:
-        return pipeline.Inputs((), (), schema)
-    old = pipeline.probe_inputs(old_paths, required)
-    if set(old.schema.names) != set(names):
-        raise IngestError(
-            f"{label}: its columns differ from the table's: missing "
-            f"{sorted(set(old.schema.names) - set(names))}, extra "
-            f"{sorted(set(names) - set(old.schema.names))}.")
-    try:
-        unified = pa.unify_schemas([old.schema, schema], promote_options="permissive")
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise IngestError(f"{label}: column types differ from the table's: {exc}") from exc
-    return pipeline.Inputs(old.paths, old.probes, unified)
+    data_dir: Path
+    tx: Path
+    out: Path
+    old: PublishedTable | None
 
 
 def _ingest(
-    data_dir: Path, spec: _Spec, new: _NewRows, old: PublishedTable | None,
+    data_dir: Path, spec: _Spec, new: NewRows, old: PublishedTable | None,
     tx: Path, schema_yaml: str | Path | None,
     workers: int | None, progress: bool | Literal["always"],
 ) -> TableManifest:
     start = time.monotonic()
-    work = _resolve(spec, new, old)
+    work = resolve(new, pipeline.old_inputs(old), _required(spec), split_rows=SPLIT_ROWS,
+                   one_shot_rows=ONE_SHOT_PART_ROWS)
     description, felis = "", None
     if schema_yaml:
         description, felis = read_felis_table(schema_yaml, spec.table.split(".", 1)[1])
@@ -375,7 +308,7 @@ def _ingest(
     for found in reversed(work.inputs.probes):
         meta.update({k: v for k, v in found.meta.items() if v.unit or v.ucd or v.description})
     if new.sample is not None:
-        meta.update(_stream_meta(new.sample.schema))
+        meta.update(stream_meta(new.sample.schema))
     columns = build_columns(work.inputs.schema, meta, felis, ra=spec.ra, dec=spec.dec,
                             id_column=spec.id_column)
     out = tx / "out"
@@ -388,8 +321,8 @@ def _ingest(
     if spec.kind is TableKind.REGULAR:
         manifest, files = _regular(spec, work, old, columns, base, out, new)
     else:
-        manifest, files = _partitioned(data_dir, spec, work, columns, base, tx, out,
-                                       workers, progress, old)
+        manifest, files = _partitioned(_Target(data_dir, tx, out, old), spec, work, columns,
+                                       base, workers, progress)
     version = old.manifest.version + 1 if old else 1
     manifest = dataclasses.replace(
         manifest, ingested_files=(old.manifest.ingested_files if old else ()) + tuple(files),
@@ -401,14 +334,8 @@ def _ingest(
     return manifest
 
 
-def _stream_meta(schema: pa.Schema) -> dict[str, FieldMeta]:
-    """Units, UCDs and descriptions a stream's Arrow field metadata gives."""
-    found = {f.name: arrow_field_meta(f) for f in schema}
-    return {k: v for k, v in found.items() if v.unit or v.ucd or v.description}
-
-
-def _regular(spec: _Spec, work: _Work, old: PublishedTable | None, columns: tuple,
-             base: dict, out: Path, new: _NewRows
+def _regular(spec: _Spec, work: Work, old: PublishedTable | None, columns: tuple,
+             base: dict, out: Path, new: NewRows
              ) -> tuple[TableManifest, list[pipeline.IngestedFile]]:
     schema = schema_with_metadata(work.inputs.schema, columns)
     rel = f"data/{spec.table.split('.', 1)[1]}.parquet"
@@ -426,11 +353,12 @@ def _regular(spec: _Spec, work: _Work, old: PublishedTable | None, columns: tupl
 
 
 def _partitioned(
-    data_dir: Path, spec: _Spec, work: _Work, columns: tuple, base: dict, tx: Path, out: Path,
-    workers: int | None, progress: bool | Literal["always"], old: PublishedTable | None,
+    target: _Target, spec: _Spec, work: Work, columns: tuple, base: dict,
+    workers: int | None, progress: bool | Literal["always"],
 ) -> tuple[TableManifest, list[pipeline.IngestedFile]]:
     """Pass 1, the layout, the id index, passes 2 and 3, then the HATS metadata."""
-    director = _director(data_dir, spec)
+    tx, out = target.tx, target.out
+    director = _director(target.data_dir, spec)
     (tx / "spill").mkdir()
     request = ScanRequest(
         schema=work.inputs.schema, work_dir=str(tx / "spill"), hist_order=HISTOGRAM_ORDER,
@@ -447,7 +375,7 @@ def _partitioned(
         t0 = time.monotonic()
         found = scan(work.parts, request, pool, bar, max_pending=n_workers + 1)
         _log.info("pass 1 (%d parts): %.1f s", len(found.parts), time.monotonic() - t0)
-        files = _check_new_files(old, work, found)
+        files = _check_new_files(target.old, work, found)
         _check_orphans(spec, work.labels, found)
         layout = plan_layout(
             found.histogram, max_rows=spec.max_rows, table_part=table_part, out=out, work=tx,
@@ -507,7 +435,7 @@ def _director(data_dir: Path, spec: _Spec) -> PublishedTable | None:
     return dtable
 
 
-def _check_new_files(old: PublishedTable | None, work: _Work, found: Scan
+def _check_new_files(old: PublishedTable | None, work: Work, found: Scan
                      ) -> list[pipeline.IngestedFile]:
     """The new files' records (sha256, rows); fail if one is already in the table."""
     n = work.n_new_files

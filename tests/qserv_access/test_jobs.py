@@ -7,6 +7,8 @@ being cancelled or timed out.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from pyvo.dal import DALQueryError
 
@@ -75,6 +77,14 @@ def test_waiting_past_timeout_raises_query_timeout_and_the_job_keeps_running(rem
         with pytest.raises(QueryTimeout, match="keeps running"):
             job.result(timeout_s=0.5)
         assert job.phase in (JobPhase.QUEUED, JobPhase.EXECUTING)
+        # While it runs, the service's jobInfo says how far it is (one task, none done).
+        deadline = time.monotonic() + 30
+        while job.progress.chunks_total is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        running = job.progress
+        assert running.phase is JobPhase.EXECUTING
+        assert (running.chunks_done, running.chunks_total, running.rows) == (0, 1, 0)
+        assert running.summary().startswith("EXECUTING: 0 of 1 chunk, 0 rows, ")
         again = Job.from_url(job.url)
         assert again.phase in (JobPhase.QUEUED, JobPhase.EXECUTING)
     finally:

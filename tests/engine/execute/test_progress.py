@@ -66,6 +66,9 @@ def test_cancel_stops_the_thread_tasks_not_yet_run(engine) -> None:
     batches = result.batches()
     first = next(batches)
     assert first.num_rows > 0
+    # The worker counts a task once its last batch is handed over; then it runs on until
+    # the bounded queue is full and waits for the reader, far from the last task.
+    assert _poll(lambda: result.progress.snapshot().chunks_done > 0)
     mid = result.progress.snapshot()
     assert 0 < mid.chunks_done < mid.chunks_total
     result.cancel()

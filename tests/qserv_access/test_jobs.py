@@ -120,8 +120,8 @@ def test_embedded_wait_past_timeout_raises_query_timeout(catalog):
     try:
         with pytest.raises(QueryTimeout, match=r"after 0\.3 s; it keeps running"):
             job.result(timeout_s=0.3)
-        assert job.progress.chunks_done == 0
-        assert job.progress.phase is JobPhase.EXECUTING
+        assert not job.progress.chunks_done
+        assert job.progress.phase in (JobPhase.QUEUED, JobPhase.EXECUTING)
     finally:
         job.cancel()
     assert job.wait(60) is JobPhase.ABORTED

@@ -8,6 +8,7 @@ constrains the table (so DuckDB skips row groups), and listing the table's colum
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -54,9 +55,15 @@ class TableSource:
     def files(self, partitions: Sequence[Partition], *, margins: bool = False) -> list[str]:
         """Return absolute paths of partition files (and their margins)."""
         assert self.published is not None
-        paths = [str(self.published.resolve(p.path)) for p in partitions]
+        # Joined as strings: pathlib took ~20 us a file (2 s for a scan of 10^5 partitions).
+        root = str(self.published.root).rstrip(os.sep) + os.sep
+
+        def absolute(path: str) -> str:
+            return path if path.startswith(os.sep) else root + path
+
+        paths = [absolute(p.path) for p in partitions]
         if margins:
-            paths += [str(self.published.resolve(p.margin_path))
+            paths += [absolute(p.margin_path)
                       for p in partitions if p.margin_path and p.margin_nrows > 0]
         return paths
 
@@ -73,9 +80,19 @@ def _column_list(columns: Sequence[ColumnInfo]) -> list[exp.Expr]:
 
 
 def _scan(paths: Sequence[str]) -> exp.Expr:
-    """``read_parquet([...])`` over manifest paths (never user text)."""
-    files = exp.Array(expressions=[exp.Literal.string(p) for p in paths])
-    return exp.Anonymous(this="read_parquet", expressions=[files])
+    """``read_parquet([...])`` over manifest paths (never user text).
+
+    The list is written here as DuckDB text (quotes doubled), not as one sqlglot literal a
+    file: generating 10^5 literal nodes took over a second for a full scan at a billion
+    rows, more than the planning of everything else.
+
+    Examples
+    --------
+    >>> _scan(["/d/a.parquet", "/d/o'b.parquet"]).sql(dialect="duckdb")
+    "READ_PARQUET(['/d/a.parquet', '/d/o''b.parquet'])"
+    """
+    quoted = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
+    return exp.Anonymous(this="read_parquet", expressions=[exp.Var(this=f"[{quoted}]")])
 
 
 def _empty(columns: Sequence[ColumnInfo]) -> exp.Select:

@@ -8,14 +8,15 @@ decide which rows match.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable, Sequence
 
 from engine.catalog import Partition, PublishedTable, TableKind
 from engine.plan import PlanOptions
 from engine.planning.analysis import TableRef
-from engine.sky.healpix import pixel_range
-from engine.sky.regions import ConeRegion, Region, index_ranges, overlaps
+from engine.planning.partition_index import index_of
+from engine.sky.regions import ConeRegion, Region, index_ranges
 
 MAX_INDEX_RANGES = 12
 """Most ``_healpix_29`` ranges put in one scan's filter; coarser ranges beyond that."""
@@ -37,28 +38,27 @@ class ChunkChooser:
         """Return the partitions a reference must read and the index ranges to keep."""
         manifest = ref.source.manifest
         assert manifest is not None and ref.source.published is not None
-        parts = list(manifest.partitions)
+        # Searched in an index (O(log N) a pixel): never a look at each of 10^5 partitions.
+        index = index_of(manifest)
+        parts: list[Partition] | None = None  # None: all of them
         ranges: Ranges | None = None
         placement = placement_region(ref)
         if placement is not None:
-            order = max((p.order for p in parts), default=0)
-            cov_order, pixels = placement.coverage(order)
-            parts = [p for p in parts if overlaps(cov_order, pixels, p.order, p.ipix)]
+            cov_order, pixels = placement.coverage(index.max_order)
+            parts = index.meeting(cov_order, pixels)
             ranges = bounded_ranges(placement)
         for indexed, ids in ref.id_lookups:
             index_values = self.id_lookup(indexed, ids)
             if index_values is None:
                 continue
-            wanted = set()
-            for value in index_values:
-                for p in parts:
-                    lo, hi = pixel_range(p.order, p.ipix)
-                    if lo <= value < hi:
-                        wanted.add(p.chunk_id)
-            parts = [p for p in parts if p.chunk_id in wanted]
+            held = index.holding(index_values)
+            if parts is not None:
+                kept = {p.chunk_id for p in parts}
+                held = [p for p in held if p.chunk_id in kept]
+            parts = held
             id_ranges = sorted({(v, v + 1) for v in index_values})
             ranges = id_ranges if ranges is None else intersect_ranges(ranges, id_ranges)
-        return parts, ranges
+        return (list(manifest.partitions) if parts is None else parts), ranges
 
     def groups(self, parts: Sequence[Partition]) -> list[list[Partition]]:
         """Split partitions into task groups of about ``rows_per_task`` rows each."""
@@ -66,12 +66,14 @@ class ChunkChooser:
         count = max(1, min(len(parts), self.options.max_tasks,
                            math.ceil(total / max(1, self.options.rows_per_task))))
         groups: list[list[Partition]] = [[] for _ in range(count)]
-        loads = [0] * count
+        # The least loaded group (the first of equals) takes the next largest partition;
+        # a heap of (load, group) finds it in O(log tasks), not by a look at each group.
+        loads = [(0, g) for g in range(count)]
         for part in sorted(parts, key=lambda p: -p.nrows):
-            target = loads.index(min(loads))
+            load, target = loads[0]
             groups[target].append(part)
-            loads[target] += max(1, part.nrows)
-        return [sorted(g, key=lambda p: p.chunk_id) for g in groups if g]
+            heapq.heapreplace(loads, (load + max(1, part.nrows), target))
+        return [sorted(g, key=lambda p: (p.order, p.ipix)) for g in groups if g]
 
 
 def placement_region(ref: TableRef) -> Region | None:

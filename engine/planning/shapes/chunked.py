@@ -15,6 +15,7 @@ from engine.planning import constraints
 from engine.planning.analysis import Analysis, TableRef
 from engine.planning.bind import bind_tables, relation, substitute
 from engine.planning.chunks import ChunkChooser, Ranges, combine_ranges, dec_band
+from engine.planning.partition_index import index_of
 from engine.planning.resolve import memory_names, table_key
 from engine.planning.split import UNSPLITTABLE, split_select
 
@@ -47,29 +48,39 @@ def plan_chunked(analysis: Analysis, chooser: ChunkChooser) -> QueryPlan | str:
         keep = {p.chunk_id for p in p_parts}
         parts = [p for p in parts if p.chunk_id in keep]
         ranges = combine_ranges(ranges, p_ranges)
+    groups = chooser.groups(parts) or [[]]
+    assert driver.source.manifest is not None
+    if len(groups) == 1:
+        # One task sees every chosen chunk: it runs the query itself, with nothing to merge
+        # (a full scan then costs what the same SQL costs in DuckDB, plus planning).
+        whole: exp.Query = duck
+        if analysis.maxrec is not None:
+            whole = exp.select(exp.Star()).from_(duck.subquery("__q")).limit(
+                analysis.maxrec + 1)
+        return analysis.plan(mode="chunked", merge_sql=None,
+                             tasks=(_task(analysis, whole, driver, groups[0], ranges),),
+                             chunks_total=len(driver.source.manifest.partitions))
     split = split_select(duck, maxrec=analysis.maxrec)
     if split is None:
         return UNSPLITTABLE
-    tasks = tuple(_task(analysis, split.partial, driver, group, ranges)
-                  for group in chooser.groups(parts) or [[]])
-    assert driver.source.manifest is not None
+    tasks = tuple(_task(analysis, split.partial, driver, group, ranges) for group in groups)
     return analysis.plan(
         mode="chunked", tasks=tasks, row_limit=split.row_limit,
         merge_sql=split.merge.sql(dialect="duckdb") if split.merge is not None else None,
         chunks_total=len(driver.source.manifest.partitions))
 
 
-def _task(analysis: Analysis, partial: exp.Select, driver: TableRef, group: list[Partition],
+def _task(analysis: Analysis, partial: exp.Query, driver: TableRef, group: list[Partition],
           ranges: Ranges | None) -> ChunkTask:
     """The partial query over one group of chunks (other tables read whole)."""
-    chunk_ids = {p.chunk_id for p in group}
+    chunk_ids = [p.chunk_id for p in group]
 
     def bind(table: exp.Table) -> exp.Expr:
         source = analysis.sources[table_key(table)]
         if not source.partitioned:
             return substitute(table, relation(source))
         assert source.manifest is not None
-        own = [p for p in source.manifest.partitions if p.chunk_id in chunk_ids]
+        own = index_of(source.manifest).chunks(chunk_ids)
         band = dec_band(driver) if source is driver.source else None
         return substitute(table, relation(source, own, ranges=ranges, bounds=band))
 
@@ -86,7 +97,7 @@ def _director_pair(a: TableRef, b: TableRef) -> tuple[TableRef, TableRef] | None
             continue
         if cm.director != dm.name or not dm.id_column or not cm.director_key:
             continue
-        if {p.chunk_id for p in cm.partitions} <= {p.chunk_id for p in dm.partitions}:
+        if index_of(cm).within(index_of(dm)):
             return director, child
     return None
 

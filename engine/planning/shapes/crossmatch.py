@@ -20,6 +20,7 @@ from engine.errors import QueryLimitError
 from engine.plan import ChunkTask, QueryPlan
 from engine.planning.analysis import Analysis, TableRef
 from engine.planning.chunks import ChunkChooser
+from engine.planning.partition_index import PartitionIndex
 from engine.planning.shapes.upload_match import plan_upload_match
 from engine.planning.split import UNSPLITTABLE, split_select
 from engine.planning.zones import numbered_groups, side_rows, task_sql, with_unit_keys
@@ -88,17 +89,18 @@ def _tasks(partial: exp.Select, chooser: ChunkChooser, a: TableRef, b: TableRef,
     height = max(radius, 1e-9)
     a_parts, a_ranges = chooser.chunks_of(a)
     b_parts, b_ranges = chooser.chunks_of(b)
+    b_index = PartitionIndex(b_parts)  # searched once per A chunk: O(log N), not O(N)
     tasks = []
     for unit_base, group in numbered_groups(chooser.groups(a_parts) or [[]]):
         a_units, b_units = [], []
         for offset, part in enumerate(group):
             unit = unit_base + offset
             a_units.append((unit, [part], False))
-            cover = _covering(b_parts, part)
+            cover = _covering(b_index, part)
             if cover is not None:
                 b_units.append((unit, [cover], True))
             else:
-                b_units.append((unit, _touching(b_parts, part), False))
+                b_units.append((unit, _touching(b_index, part), False))
         a_rel = side_rows(a.source, a_units, a_ranges, ma.dec_column or "dec", height,
                           explode_a)
         b_rel = side_rows(b.source, b_units, b_ranges, mb.dec_column or "dec", height,
@@ -108,27 +110,18 @@ def _tasks(partial: exp.Select, chooser: ChunkChooser, a: TableRef, b: TableRef,
     return tuple(tasks)
 
 
-def _covering(b_parts: list[Partition], part: Partition) -> Partition | None:
+def _covering(b_index: PartitionIndex, part: Partition) -> Partition | None:
     """The B partition holding all of ``part`` (same or coarser order), if any."""
-    for q in b_parts:
-        if q.order <= part.order and part.ipix >> (2 * (part.order - q.order)) == q.ipix:
+    start = part.ipix << (2 * (29 - part.order))
+    for q in b_index.holding([start]):
+        if q.order <= part.order:
             return q
     return None
 
 
-def _touching(b_parts: list[Partition], part: Partition) -> list[Partition]:
+def _touching(b_index: PartitionIndex, part: Partition) -> list[Partition]:
     """The B partitions meeting ``part`` or one of its neighbours."""
     nside = 1 << part.order
     pixels = {part.ipix, *(int(p) for p in hp.get_all_neighbours(nside, part.ipix, nest=True)
                            if p >= 0)}
-    out = []
-    for q in b_parts:
-        for pix in pixels:
-            if q.order <= part.order:
-                hit = pix >> (2 * (part.order - q.order)) == q.ipix
-            else:
-                hit = q.ipix >> (2 * (q.order - part.order)) == pix
-            if hit:
-                out.append(q)
-                break
-    return out
+    return b_index.meeting(part.order, sorted(pixels))

@@ -50,6 +50,7 @@ def plan_upload_match(analysis: Analysis, chooser: ChunkChooser, a: TableRef, b:
     keep = finite[rows]
     rows, part_idx = rows[keep], part_idx[keep]
     parts = [a_parts[i] for i in sorted(set(part_idx.tolist()))]
+    position = {p.chunk_id: i for i, p in enumerate(a_parts)}
     height = max(radius, 1e-9)
     partial = with_unit_keys(split.partial, a, b)
     memory = dict(analysis.memory)
@@ -57,7 +58,7 @@ def plan_upload_match(analysis: Analysis, chooser: ChunkChooser, a: TableRef, b:
     for task_no, (unit_base, group) in enumerate(numbered_groups(chooser.groups(parts)
                                                                   or [[]])):
         unit_of = {p.chunk_id: unit_base + k for k, p in enumerate(group)}
-        sel = np.isin(part_idx, [a_parts.index(p) for p in group])
+        sel = np.isin(part_idx, [position[p.chunk_id] for p in group])
         units = np.array([unit_of[a_parts[i].chunk_id] for i in part_idx[sel]], dtype=np.int64)
         name = f"{b.source.memory_name}__t{task_no}"
         memory[name] = upload.take(pa.array(rows[sel])).append_column(UNIT, pa.array(units))

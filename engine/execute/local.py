@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -224,16 +225,51 @@ class LocalExecutor:
 
 def _interrupt_on(cancel: threading.Event,
                   cursors: list[TaskCursor]) -> threading.Event:
-    """Interrupt the cursors when ``cancel`` is set; set the returned event to stop watching."""
-    done = threading.Event()
+    """Interrupt the cursors when ``cancel`` is set; set the returned event to stop watching.
 
-    def watch() -> None:
-        while not done.is_set():
-            if cancel.wait(0.05):
+    One thread watches every running query (:data:`_WATCHER`): starting a thread per query
+    cost milliseconds on a busy machine, as much as a small query itself.
+    """
+    return _WATCHER.watch(cancel, cursors)
+
+
+class _CancelWatcher:
+    """A daemon thread polling the cancel events of running queries (started on first use)."""
+
+    POLL_S = 0.05
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._watched: dict[threading.Event, tuple[threading.Event, list[TaskCursor]]] = {}
+        self._thread: threading.Thread | None = None
+
+    def watch(self, cancel: threading.Event, cursors: list[TaskCursor]) -> threading.Event:
+        done = threading.Event()
+        with self._lock:
+            self._watched[done] = (cancel, cursors)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, daemon=True,
+                                                name="qsa-cancel")
+                self._thread.start()
+            self._lock.notify()
+        return done
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                for done in [d for d in self._watched if d.is_set()]:
+                    del self._watched[done]
+                if not self._watched:
+                    self._lock.wait()  # until a query is watched
+                    continue
+                fired = [(d, c) for d, (e, c) in self._watched.items() if e.is_set()]
+                for done, _cursors in fired:
+                    del self._watched[done]
+            for _done, cursors in fired:
                 for cursor in cursors:
                     with contextlib.suppress(duckdb.Error):
                         cursor.interrupt()
-                return
+            time.sleep(self.POLL_S)
 
-    threading.Thread(target=watch, daemon=True, name="qsa-cancel").start()
-    return done
+
+_WATCHER = _CancelWatcher()

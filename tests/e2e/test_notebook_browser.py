@@ -154,6 +154,11 @@ def test_quickstart_runs_in_jupyterlab_and_its_widgets_render(lab_url, browser) 
               if entry["level"] == "SEVERE" and "favicon" not in entry["message"]]
     assert not severe, severe
 
+    for button in driver.find_elements(By.CSS_SELECTOR, ".Toastify button"):
+        if button.text.strip() == "No":  # JupyterLab's "notified about news?" toast
+            button.click()
+    _until(lambda: not driver.find_elements(By.CSS_SELECTOR, ".Toastify__toast"), 15,
+           "the toast to close")
     first_bar = driver.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output .widget-hbox")[0]
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", first_bar)
     SCREENSHOT.parent.mkdir(exist_ok=True)

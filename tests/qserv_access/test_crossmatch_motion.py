@@ -107,7 +107,7 @@ def test_catalog_side_moves_widens_the_radius_and_finds_the_same_pairs(motion_ca
                             "WHERE source_id IS NOT NULL")
     with pytest.warns(RadiusWidened, match=r"widened from 1″ to \d+\.\d″"):
         got = motion_cat.crossmatch(gaia, 1 * u.arcsec, table="hip.main", epoch="J2016.0",
-                                    columns=["hip"])
+                                    columns=["hip", "ra", "dec"])
     hip, _ = _files()
     coords = SkyCoord(np.asarray(hip["ra"]) * u.deg, np.asarray(hip["dec"]) * u.deg,
                       pm_ra_cosdec=np.asarray(hip["pmra"]) * u.mas / u.yr,
@@ -123,6 +123,56 @@ def test_catalog_side_moves_widens_the_radius_and_finds_the_same_pairs(motion_ca
     pairs = {(int(a), int(b)) for a, b in zip(got["source_id"], got["hip"], strict=True)}
     assert pairs == want
     assert len(want) > 500
+
+
+def _partition_of(cat, table, ra, dec):
+    """Index of the partition of ``table`` whose HEALPix pixel holds each position (-1: none)."""
+    import healpy as hp
+
+    parts = cat.engine.table(table).partitions
+    out = np.full(len(ra), -1)
+    for k, part in enumerate(parts):
+        pix = hp.ang2pix(2 ** part.order, ra, dec, nest=True, lonlat=True)
+        out[pix == part.ipix] = k
+    return out
+
+
+def test_fast_stars_that_crossed_a_partition_edge_are_found(tmp_path):
+    """Synthetic fast movers on small partitions: brute force against the catalog moved."""
+    import pyarrow as pa
+
+    from qserv_access.motion import propagate
+
+    rng = np.random.default_rng(11)
+    n = 3000
+    ra, dec = rng.uniform(40, 41, n), rng.uniform(-0.5, 0.5, n)
+    pmra, pmdec = rng.normal(0, 20_000, n), rng.normal(0, 20_000, n)  # up to ~1'/yr
+    meta = {"description": "position, ICRS, epoch J2000.0", "unit": "deg"}
+    stars = pa.Table.from_arrays(
+        [pa.array(np.arange(n)), pa.array(ra), pa.array(dec), pa.array(pmra), pa.array(pmdec)],
+        schema=pa.schema([pa.field("star", pa.int64()), pa.field("ra", pa.float64(), metadata=meta),
+                          pa.field("dec", pa.float64(), metadata=meta),
+                          pa.field("pmra", pa.float64(), metadata={"unit": "mas/yr"}),
+                          pa.field("pmdec", pa.float64(), metadata={"unit": "mas/yr"})]))
+    qserv_access.ingest(tmp_path, "fast.stars", [stars], ra="ra", dec="dec", id_column="star",
+                        max_rows_per_partition=40, workers=1)
+    later_ra, later_dec = propagate(ra, dec, pmra, pmdec, 10.0)
+    pick = rng.choice(n, 400, replace=False)
+    seen = Table({"obs": np.arange(400), "ra": later_ra[pick] + rng.normal(0, 0.2, 400) / 3600,
+                  "dec": later_dec[pick]})
+    with qserv_access.connect(tmp_path) as cat:
+        with pytest.warns(RadiusWidened):
+            got = cat.crossmatch(seen, 1 * u.arcsec, table="fast.stars", epoch=2010.0,
+                                 columns=["star", "ra", "dec"])
+        crossed = _partition_of(cat, "fast.stars", np.asarray(seen["ra"])[got["obs"]],
+                                np.asarray(seen["dec"])[got["obs"]]) != _partition_of(
+            cat, "fast.stars", np.asarray(got["ra_cat"]), np.asarray(got["dec_cat"]))
+    want = set()
+    for k, (r, d) in enumerate(zip(seen["ra"], seen["dec"], strict=True)):
+        sep = SkyCoord(r, d, unit="deg").separation(SkyCoord(later_ra, later_dec, unit="deg"))
+        want |= {(k, int(s)) for s in np.flatnonzero(sep.arcsec <= 1.0)}
+    assert {(int(a), int(b)) for a, b in zip(got["obs"], got["star"], strict=True)} == want
+    assert crossed.sum() > 100  # most of these stars left their partition, and were found
 
 
 def test_without_epoch_the_catalog_motions_are_ignored(motion_cat):

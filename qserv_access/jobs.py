@@ -13,7 +13,7 @@ from qserv_access.errors import JobFailed, QueryCancelled, QueryTimeout, is_time
 if TYPE_CHECKING:
     from astropy.table import Table
 
-__all__ = ["JOBINFO_NS", "Job", "JobPhase", "JobProgress", "progress_from_jobinfo"]
+__all__ = ["Job", "JobPhase", "JobProgress", "progress_from_jobinfo"]
 
 
 class JobPhase(StrEnum):
@@ -90,17 +90,14 @@ def format_duration(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
-JOBINFO_NS = "https://github.com/qserv-access/qserv-access/uws-jobinfo"
-"""Namespace of what our service adds to UWS ``jobInfo`` beyond Rubin's elements."""
-
 JOBINFO_CHUNKS_DONE = "tap_chunks_processed"
 JOBINFO_CHUNKS_TOTAL = "tap_total_chunks"
 JOBINFO_PERCENT = "pct_complete"
 """Rubin's TAP service (lsst-tap-service, fed by qserv-kafka) reports a running job's
 progress in ``<uws:jobInfo>`` as ``pct_complete``, ``tap_chunks_processed`` and
 ``tap_total_chunks``; we write and read the same names, so one client reads both."""
-JOBINFO_ROWS = "rows"
-"""Rows read so far: ours, in :data:`JOBINFO_NS`."""
+JOBINFO_ROWS = "qsa_rows"
+"""Rows read so far: ours (no namespace, like Rubin's: validators warn about unknown ones)."""
 
 
 def progress_from_jobinfo(jobinfo: object) -> tuple[int | None, int | None, int | None]:
@@ -113,7 +110,7 @@ def progress_from_jobinfo(jobinfo: object) -> tuple[int | None, int | None, int 
         return None, None, None
 
     def number(name: str) -> int | None:
-        element = get(name) or get(f"{{{JOBINFO_NS}}}{name}")
+        element = get(name)
         value = getattr(element, "value", None)
         if value is None:
             value = getattr(element, "text", None)

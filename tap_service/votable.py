@@ -50,6 +50,13 @@ class FieldInfo:
     xtype: str | None = None
     description: str = ""
     utype: str = ""
+    precision: str | None = None
+    """Display hint: decimals to show (astropy formats the column with it)."""
+
+
+POSITION_PRECISION = "7"
+"""Decimals shown of a floating-point column in degrees (0.4 mas): readers such as astropy
+show float64 positions with 17 digits otherwise. The values themselves are not rounded."""
 
 
 def _meta(field: pa.Field, key: str) -> str:
@@ -63,9 +70,13 @@ def fields_from_schema(schema: pa.Schema) -> list[FieldInfo]:
     for field in schema:
         xtype = _meta(field, "xtype") or None
         datatype, arraysize, xtype = votable_type(str(field.type), xtype)
+        unit = _meta(field, "unit")
+        precision = (POSITION_PRECISION if unit == "deg" and not arraysize
+                     and datatype in ("double", "float") else None)
         out.append(FieldInfo(
-            name=field.name, datatype=datatype, arraysize=arraysize, unit=_meta(field, "unit"),
+            name=field.name, datatype=datatype, arraysize=arraysize, unit=unit,
             ucd=_meta(field, "ucd"), xtype=xtype, description=_meta(field, "description"),
+            precision=precision,
         ))
     return out
 
@@ -75,7 +86,7 @@ def field_xml(f: FieldInfo, tag: str = "FIELD") -> str:
     attrs = [f"name={quoteattr(f.name)}", f'datatype="{f.datatype}"']
     if f.arraysize:
         attrs.append(f'arraysize="{f.arraysize}"')
-    for key in ("unit", "ucd", "xtype", "utype"):
+    for key in ("unit", "ucd", "xtype", "utype", "precision"):
         value = getattr(f, key)
         if value:
             attrs.append(f"{key}={quoteattr(value)}")

@@ -133,3 +133,12 @@ def test_embedded_positions_print_to_sub_milliarcsecond_not_17_digits(catalog):
     shown = table.pformat()[-1].split()
     assert len(shown[1].split(".")[1]) == 7
     assert table["ra"][0] == float(table.to_pandas()["ra"][0])  # values untouched
+
+
+def test_remote_positions_print_to_sub_milliarcsecond_not_17_digits(remote):
+    job = remote.submit("SELECT TOP 1 id, ra, dec FROM sky.object WHERE ra > 1 ORDER BY id")
+    table = job.result(timeout_s=60)
+    assert "7f" in str(table["ra"].info.format)
+    assert len(table.pformat()[-1].split()[1].split(".")[1]) == 7
+    sync = remote.query("SELECT TOP 1 id, ra, dec FROM sky.object WHERE ra > 1 ORDER BY id")
+    assert "7f" in str(sync["ra"].info.format), sync.meta.get("response_format")

@@ -13,9 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from engine.api import Engine, EngineOptions, QueryResult
 from engine.catalog import TableManifest
@@ -25,6 +23,7 @@ from engine.errors import (
     QueryLimitError,
     UserError,
 )
+from qserv_access.arrow import arrow_to_astropy, astropy_to_arrow
 from qserv_access.catalog import Catalog, ColumnMeta, TableInfo, warn_overflow
 from qserv_access.errors import (
     QservAccessError,
@@ -38,7 +37,7 @@ from qserv_access.errors import (
 from qserv_access.jobs import Job, JobPhase, JobProgress
 
 if TYPE_CHECKING:
-    from astropy.table import Column, Table
+    from astropy.table import Table
 
 __all__ = ["LocalCatalog", "LocalJob", "arrow_to_astropy", "astropy_to_arrow", "ingest",
            "synthetic_source"]
@@ -58,88 +57,6 @@ def translated_errors() -> Iterator[None]:
         raise QueryCancelled(str(exc) or "The query was cancelled.") from exc
     except EngineError as exc:
         raise ServiceUnavailable(str(exc)) from exc
-
-
-def arrow_to_astropy(table: pa.Table) -> Table:
-    """Return an astropy Table with units, and UCDs/descriptions in each column's meta."""
-    from astropy.table import Table
-
-    out = Table()
-    for field, chunked in zip(table.schema, table.columns, strict=True):
-        meta = {k.decode(): v.decode() for k, v in (field.metadata or {}).items()}
-        array = chunked.combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
-        column = _astropy_column(field.name, array)
-        _describe(column, meta)
-        out.add_column(column)
-    return out
-
-
-def _astropy_column(name: str, array: pa.Array) -> Column:
-    from astropy.table import Column, MaskedColumn
-
-    if pa.types.is_fixed_size_list(array.type):
-        # A point or circle: one row of doubles per value, as a VOTable reader gives.
-        size = array.type.list_size
-        filled = array.fill_null(pa.scalar([None] * size, array.type)) if array.null_count \
-            else array
-        flat = pc.list_flatten(filled).cast(pa.float64()).fill_null(np.nan)
-        rows = np.asarray(flat.to_numpy(zero_copy_only=False)).reshape(len(array), size)
-        null = np.asarray(array.is_null().to_numpy(zero_copy_only=False))
-        return MaskedColumn(rows, name=name, mask=np.repeat(null[:, None], size, axis=1))
-    if (pa.types.is_list(array.type) or pa.types.is_large_list(array.type)) and (
-            pa.types.is_floating(array.type.value_type)
-            or pa.types.is_integer(array.type.value_type)):
-        # A polygon: one masked array per row, as a VOTable reader gives (and writes).
-        dtype = array.type.value_type.to_pandas_dtype()
-        cells = np.empty(len(array), dtype=object)
-        for index, value in enumerate(array.to_pylist()):
-            items = value or []
-            cells[index] = np.ma.array([0 if x is None else x for x in items], dtype=dtype,
-                                       mask=[x is None for x in items])
-        null = np.asarray(array.is_null().to_numpy(zero_copy_only=False))
-        return MaskedColumn(cells, name=name, mask=null)
-    values = np.asarray(array.to_numpy(zero_copy_only=False))
-    if (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)) \
-            and not array.null_count:
-        values = values.astype(str)  # a str column, as a VOTable char field would be
-    if array.null_count:
-        mask = np.asarray(array.is_null().to_numpy(zero_copy_only=False))
-        if values.dtype.kind == "f":
-            values = np.where(mask, np.nan, values)
-        return MaskedColumn(values, name=name, mask=mask)
-    return Column(values, name=name)
-
-
-def _describe(column: Column, meta: Mapping[str, str]) -> None:
-    """Put a result field's unit, description, UCD and xtype on an astropy column."""
-    from astropy import units as u
-
-    if meta.get("unit"):
-        column.unit = u.Unit(meta["unit"], parse_strict="silent")
-        if column.unit == u.deg and column.dtype.kind == "f" and column.ndim == 1:
-            # Shown to 0.4 mas instead of float64's 17 digits; the values are unchanged.
-            column.info.format = ".7f"
-    column.description = meta.get("description") or None
-    column.meta.update({k: v for k, v in meta.items() if k in ("ucd", "xtype") and v})
-
-
-def astropy_to_arrow(table: Table) -> pa.Table:
-    """Return an uploaded astropy Table as Arrow (masked values become nulls, units kept)."""
-    arrays, fields = [], []
-    for name in table.colnames:
-        col = table[name]
-        data = np.asarray(col)
-        mask = np.asarray(col.mask) if getattr(col, "mask", None) is not None else None
-        if data.dtype.kind in "OSU":
-            array = pa.array([None if v is None else str(v) for v in data.tolist()],
-                             pa.string(), mask=mask)
-        else:
-            array = pa.array(data, mask=mask if mask is not None and mask.any() else None)
-        unit = getattr(col, "unit", None)
-        meta = {"unit": str(unit)} if unit is not None else None
-        arrays.append(array)
-        fields.append(pa.field(name, array.type, metadata=meta))
-    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
 def _table_info(manifest: TableManifest) -> TableInfo:

@@ -2,8 +2,8 @@
 
 A large result travels several times faster as Parquet (columnar, compressed, no XML to
 parse; see ``bench/bench_client_formats.py``). The IVOA VOTable-Parquet convention keeps
-the VOTable header (FIELDs with units, UCDs, descriptions) in the file's metadata, and
-astropy reads it back as ``format="parquet.votable"``.
+the VOTable header (FIELDs with units, UCDs, descriptions) in the file's metadata; the
+columns' own Arrow metadata carry the same, and either fills the astropy columns.
 
 A Parquet file has no place for TAP's ``QUERY_STATUS=OVERFLOW``, so the client asks for
 one row more than the limit: when that row comes back, the result was cut; it is dropped
@@ -19,13 +19,15 @@ from typing import TYPE_CHECKING
 
 from pyvo.dal.exceptions import DALOverflowWarning, DALServiceError
 
+from qserv_access.arrow import arrow_to_astropy
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from astropy.table import Table
     from pyvo.dal import TAPService
 
-__all__ = ["PARQUET_MIME", "Fetched", "fetch_sync", "offers_parquet"]
+__all__ = ["PARQUET_MIME", "Fetched", "fetch_sync", "offers_parquet", "read_voparquet"]
 
 PARQUET_MIME = "application/vnd.apache.parquet"
 """The MIME type the service's capabilities list for VOParquet (``RESPONSEFORMAT``)."""
@@ -81,9 +83,7 @@ def fetch_sync(service: TAPService, adql_text: str, *, maxrec: int | None,
     body = response.content
     kind = response.headers.get("Content-Type", "")
     if response.ok and "parquet" in kind.lower():
-        from astropy.table import Table
-
-        table = Table.read(io.BytesIO(body), format="parquet.votable")
+        table = read_voparquet(body)
         overflow = limit is not None and len(table) > limit
         if overflow:
             table = table[:limit]
@@ -91,6 +91,44 @@ def fetch_sync(service: TAPService, adql_text: str, *, maxrec: int | None,
         overflow = overflow or (ask == limit and limit is not None and len(table) >= limit)
         return Fetched(table, overflow, limit, "parquet")
     return _votable_body(service, query, response, body, limit)
+
+
+def read_voparquet(body: bytes) -> Table:
+    """Return a VOParquet file as an astropy Table with units, UCDs and descriptions.
+
+    Read with pyarrow (astropy's ``parquet.votable`` reader cannot stack variable-length
+    text columns); what a column's Arrow metadata lacks is taken from the VOTable FIELD
+    of the same name in the file's ``IVOA.VOTable-Parquet.content`` header.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    arrow = pq.read_table(pa.BufferReader(body))
+    header = (arrow.schema.metadata or {}).get(b"IVOA.VOTable-Parquet.content")
+    described = _votable_fields(header) if header else {}
+    fields = []
+    for field in arrow.schema:
+        meta = {k.decode(): v.decode() for k, v in (field.metadata or {}).items()}
+        for key, value in described.get(field.name, {}).items():
+            if value and not meta.get(key):
+                meta[key] = value
+        fields.append(field.with_metadata({k: v for k, v in meta.items() if v}))
+    return arrow_to_astropy(arrow.cast(pa.schema(fields)))
+
+
+def _votable_fields(header: bytes) -> dict[str, dict[str, str]]:
+    """FIELD name -> unit, ucd, description of a VOTable header (with no rows)."""
+    from astropy.io.votable import parse
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a header-only VOTable is unusual, not wrong
+            table = parse(io.BytesIO(header), verify="ignore").get_first_table()
+    except Exception:  # noqa: BLE001 - an unreadable header: the Arrow metadata is all there is
+        return {}
+    return {str(f.name): {"unit": str(f.unit) if f.unit is not None else "",
+                          "ucd": f.ucd or "", "description": f.description or ""}
+            for f in table.fields}
 
 
 def _votable(service: TAPService, adql_text: str, maxrec: int | None,

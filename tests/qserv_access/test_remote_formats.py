@@ -76,3 +76,36 @@ def test_parquet_mode_uploads(remote):  # noqa: F811
 def test_unknown_response_format_is_rejected(tap_url):  # noqa: F811
     with pytest.raises(qserv_access.QueryRejected, match="response_format"):
         qserv_access.connect(tap_url, response_format="csv")
+
+
+def test_text_columns_travel_as_parquet(remote, as_votable):  # noqa: F811
+    text = "SELECT table_name, description FROM TAP_SCHEMA.tables ORDER BY table_name"
+    parquet, votable = remote.query(text), as_votable.query(text)
+    assert parquet.meta["response_format"] == "parquet"
+    assert [str(v) for v in parquet["table_name"]] == [str(v) for v in votable["table_name"]]
+    assert "sky.object" in [str(v) for v in parquet["table_name"]]
+
+
+def test_units_come_from_the_votable_header_when_arrow_fields_lack_them():
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from qserv_access.transfer import read_voparquet
+
+    header = ('<?xml version="1.0"?><VOTABLE version="1.4" '
+              'xmlns="http://www.ivoa.net/xml/VOTable/v1.3"><RESOURCE type="results"><TABLE>'
+              '<FIELD name="ra" datatype="double" unit="deg" ucd="pos.eq.ra">'
+              '<DESCRIPTION>right ascension</DESCRIPTION></FIELD>'
+              '<FIELD name="name" datatype="char" arraysize="*"/>'
+              '<DATA/></TABLE></RESOURCE></VOTABLE>')
+    table = pa.table({"ra": [1.5, 2.5], "name": ["a", "bcd"]}).replace_schema_metadata(
+        {b"IVOA.VOTable-Parquet.version": b"1.0",
+         b"IVOA.VOTable-Parquet.content": header.encode()})
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    got = read_voparquet(sink.getvalue())
+    assert got["ra"].unit == u.deg and got["ra"].meta["ucd"] == "pos.eq.ra"
+    assert got["ra"].description == "right ascension"
+    assert got["name"].tolist() == ["a", "bcd"]

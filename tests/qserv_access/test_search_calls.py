@@ -153,3 +153,24 @@ def test_light_curve_errors_name_the_fix(lc_cat, catalog):
     with pytest.raises(QueryRejected, match="--director"):
         catalog.light_curve(1)
     assert len(cat.light_curve(10_000)) == 0
+
+
+def test_the_same_calls_through_a_tap_service(lc_cat, tmp_path_factory):
+    """light_curve finds the director/child link in TAP_SCHEMA.keys, remote as local."""
+    from tests.support.postgres import free_port
+    from tests.support.tap_server import running_tap_server
+
+    cat, _ = lc_cat
+    with running_tap_server(cat.data_dir, tmp_path_factory.mktemp("lc-tap"),
+                            free_port()) as url, qserv_access.connect(url) as remote:
+        curve = remote.light_curve(7)
+        rows = remote.get([5, 3], table="lc.object", columns=["object_id", "ra"])
+        cone = remote.cone_search(SkyCoord(15 * u.deg, 0 * u.deg), 3 * u.deg)
+        html = remote._repr_html_()
+    local = cat.light_curve(7)
+    assert curve["mjd"].tolist() == local["mjd"].tolist()
+    assert curve["psf_flux"].unit == u.nJy
+    assert rows["object_id"].tolist() == [5, 3]
+    assert sorted(cone["object_id"]) == sorted(
+        cat.cone_search(SkyCoord(15 * u.deg, 0 * u.deg), 3 * u.deg)["object_id"])
+    assert "lc.object" in html and "lc.source" in html

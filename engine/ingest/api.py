@@ -397,13 +397,14 @@ def _partitioned(
                 for path in res.id_spills:
                     os.remove(path)
         _log.info("pass 2+3 (%d partitions): %.1f s", len(layout.orders), time.monotonic() - t0)
-    if spec.ra:
-        hats_layout.write_hats(layout.collection_dir, layout.catalog_dir, layout.margin_dir,
-                               pixels=layout.pixels, written=written.nrows,
-                               margin_rows=sum(written.margin_counts.values()),
-                               kind="object" if spec.kind is TableKind.POSITIONAL else "source",
-                               ra=spec.ra, dec=spec.dec, max_rows=spec.max_rows,
-                               margin_arcsec=spec.margin_arcsec, histogram=found.histogram)
+        if spec.ra:  # in a worker: importing hats (pandas, dask) costs ~300 MB of memory
+            pool.submit(
+                hats_layout.write_hats, layout.collection_dir, layout.catalog_dir,
+                layout.margin_dir, pixels=layout.pixels, written=written.nrows,
+                margin_rows=sum(written.margin_counts.values()),
+                kind="object" if spec.kind is TableKind.POSITIONAL else "source",
+                ra=spec.ra, dec=spec.dec, max_rows=spec.max_rows,
+                margin_arcsec=spec.margin_arcsec, histogram=found.histogram).result()
     partitions = pipeline.to_partitions(layout.orders, layout.ipixs, list(written.counts),
                                         written.margin_counts, out, layout.catalog_dir,
                                         layout.margin_dir)

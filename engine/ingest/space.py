@@ -120,7 +120,7 @@ def estimate_stream_bytes(sample: pa.RecordBatch, nrows: int, ra: str | None,
     """
     if not sample.num_rows:
         return 0
-    table = pa.Table.from_batches([sample])
+    table = pa.Table.from_batches([sample.slice(0, FINAL_ROW_GROUP)])
     if ra and dec and ra in table.column_names and dec in table.column_names:
         coords = [np.nan_to_num(np.asarray(table.column(c).to_numpy(zero_copy_only=False),
                                            dtype=np.float64)) for c in (ra, dec)]
@@ -132,6 +132,7 @@ def estimate_stream_bytes(sample: pa.RecordBatch, nrows: int, ra: str | None,
     pq.write_table(table, sink, row_group_size=FINAL_ROW_GROUP,
                    **final_write_options(table.schema, table))
     per_row = sink.getvalue().size / table.num_rows
+    pa.default_memory_pool().release_unused()
     return int(per_row * nrows * STREAM_PEAK_FACTOR)
 
 

@@ -25,7 +25,9 @@ def test_query_matches_unsharded_oracle(engine: Engine, oracle: duckdb.DuckDBPyC
     _check(engine, oracle, case)
 
 
-DEFAULT_SAMPLE = [c for i, c in enumerate(CASES) if i % 7 == 0]
+# Default options make one task of most queries here, which then runs the query itself
+# (no partials, no merge): a third of the cases check that path too.
+DEFAULT_SAMPLE = [c for i, c in enumerate(CASES) if i % 3 == 0]
 
 
 @pytest.mark.parametrize("case", DEFAULT_SAMPLE, ids=[c.id for c in DEFAULT_SAMPLE])

@@ -126,7 +126,8 @@ def tree_bytes(root: Path) -> int:
 def measure(cmd: list[str], watch: Path, min_free_gb: float = 0.0,
             log_every_s: float = 0.0) -> dict[str, float]:
     """Run a command; return wall time, peak RSS of its process tree and peak bytes under
-    ``watch``. Below ``min_free_gb`` free on ``watch``'s disk it is killed."""
+    ``watch``. Below ``min_free_gb`` free on ``watch``'s disk it is killed and ``watch``
+    deleted."""
     start = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=HERE.parent)
     peak = {"rss": 0, "disk": 0}
@@ -166,7 +167,9 @@ def measure(cmd: list[str], watch: Path, min_free_gb: float = 0.0,
     done.set()
     thread.join()
     if stopped.is_set():
-        raise SystemExit("stopped: the disk's free space fell below the limit")
+        shutil.rmtree(watch, ignore_errors=True)
+        raise SystemExit(f"stopped: the disk's free space fell below {min_free_gb} GB; "
+                         f"{watch} was deleted")
     if code != 0:
         raise SystemExit(f"{cmd} failed with exit code {code}")
     return {"seconds": time.monotonic() - start, "peak_rss_mib": peak["rss"] / 2**20,

@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 PAGE_SIZES = (10, 20, 50, 100)
 """Rows per page offered; one page is rendered as HTML, so a big result stays cheap."""
 
+LIST_REFRESH_S = 1.0
+"""Seconds between two refreshes of a running job's line in the job list (phase, rows,
+elapsed); the bar itself refreshes faster."""
+
 
 @dataclass(eq=False)
 class PanelRun:
@@ -168,7 +172,9 @@ class QueryPanel:
         try:
             try:
                 while not run.job.done():
-                    run.job.wait(0.5)
+                    run.job.wait(LIST_REFRESH_S)
+                    with self._lock:
+                        self._refresh_jobs()
                 run.result = run.job.result(timeout_s=0)
             except Exception as exc:  # noqa: BLE001 - thread boundary: shown in the panel
                 run.error = f"{type(exc).__name__}: {exc}"

@@ -94,6 +94,8 @@ def test_cancel_stops_a_slow_query(catalog):
     panel.run_button.click()
     run = panel.shown
     assert not panel.cancel_button.disabled
+    assert f"Job {run.job.job_id} " in panel.summary
+    assert run.job.phase in (JobPhase.QUEUED, JobPhase.EXECUTING)
     panel.cancel_button.click()
     # Without the cancel this job counts for hours.
     assert panel.wait(60)
@@ -147,7 +149,28 @@ def test_panel_and_browser_on_a_tap_service(remote, catalog):
     bad = _run_and_wait(panel, "SELECT FROM sky.object")
     assert bad.job.phase is JobPhase.ERROR
     assert "line 1, column" in panel.message.value
+    slow = query_panel(remote, ENDLESS)
+    slow.run_button.click()
+    assert not slow.cancel_button.disabled
+    slow.cancel_button.click()
+    assert slow.wait(60)
+    assert slow.shown.job.phase is JobPhase.ABORTED
+    assert "QueryCancelled" in slow.message.value
     browser = schema_browser(remote)
     assert "sky.object" in browser.select.options
     browser.select.value = "sky.object"
     assert "<b>ra</b>" in browser.columns.value and "deg" in browser.columns.value
+
+
+def test_missing_ipywidgets_names_the_extra(monkeypatch, catalog):
+    import sys
+
+    from qserv_access.errors import MissingExtraError
+    from qserv_access.widgets import query_panel, schema_browser
+
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)
+    with pytest.raises(MissingExtraError, match=r"Query panels need ipywidgets: "
+                                                r"pip install 'qserv-access\[notebook\]'"):
+        query_panel(catalog)
+    with pytest.raises(MissingExtraError, match=r"qserv-access\[notebook\]"):
+        schema_browser(catalog)

@@ -8,6 +8,7 @@ the cone's circle. Its text and HTML fallbacks say what it shows.
 
 from __future__ import annotations
 
+import warnings
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -164,8 +165,13 @@ def aladin_view(source: Table | Center, radius: Angle | None = None, *,
     widget = ipyaladin.Aladin(target=f"{ra0:.8f} {dec0:+.8f}", fov=fov_deg, survey=survey,
                               height=height)
     if table is not None and len(table):
-        shown = table if (ra, dec) == ("ra", "dec") else _renamed(table, ra, dec)
-        widget.add_table(shown, name="result", color="#ffcc00")
+        from astropy.io.votable.exceptions import VOWarning
+
+        with warnings.catch_warnings():
+            # ipyaladin writes the rows as a VOTable: units it cannot check ('%') are
+            # still sent as they are; the warning says nothing the user can act on.
+            warnings.simplefilter("ignore", VOWarning)
+            widget.add_table(_for_aladin(table, ra, dec), name="result", color="#ffcc00")
     if radius_deg is not None:
         widget.add_graphic_overlay_from_stcs(
             f"CIRCLE ICRS {ra0:.8f} {dec0:+.8f} {radius_deg:.8f}", color="#ff3333")
@@ -173,11 +179,22 @@ def aladin_view(source: Table | Center, radius: Angle | None = None, *,
                       radius_deg)
 
 
-def _renamed(table: Table, ra: str, dec: str) -> Table:
-    """A copy whose position columns are named ``ra`` and ``dec``, which Aladin Lite finds."""
+def _for_aladin(table: Table, ra: str, dec: str) -> Table:
+    """A copy that ipyaladin can send (as a VOTable) and Aladin Lite can place.
+
+    The position columns are named ``ra`` and ``dec``, which Aladin Lite finds; signed
+    bytes become 16-bit integers (VOTable has no signed byte) and objects become text.
+    """
     out = table.copy(copy_data=False)
     for old, new in ((ra, "ra"), (dec, "dec")):
-        if new in out.colnames and new != old:
-            out.rename_column(new, f"{new}_orig")
-        out.rename_column(old, new)
+        if new != old:
+            if new in out.colnames:
+                out.rename_column(new, f"{new}_orig")
+            out.rename_column(old, new)
+    for name in out.colnames:
+        kind, size = out[name].dtype.kind, out[name].dtype.itemsize
+        if kind == "i" and size == 1:
+            out[name] = out[name].astype(np.int16)
+        elif kind == "O":
+            out[name] = out[name].astype(str)
     return out

@@ -12,9 +12,10 @@ if TYPE_CHECKING:
 
 __all__ = ["column_header", "error_html", "page_html", "page_text"]
 
-FLOAT_FORMAT = "{:.10g}"
-"""Floats without a format of their own: 10 significant digits (a position in degrees to
-about 0.4 mas at RA 150), not the 17 of a float64's repr."""
+FLOAT_FORMATS = {8: "{:.10g}", 4: "{:.7g}", 2: "{:.4g}"}
+"""Floats without a format of their own, by size in bytes: a float64 to 10 significant
+digits (a position in degrees to about 0.4 mas at RA 150), not the 17 of its repr; a
+float32 to the 7 it holds (not ``-1.087599993`` for -1.0876)."""
 
 _STYLE = ("<style>.qsa-page td,.qsa-page th{text-align:right;padding:2px 8px}"
           ".qsa-page th{border-bottom:1px solid #999}.qsa-page .qsa-unit{color:#777;"
@@ -33,8 +34,9 @@ def _cells(table: Table, name: str, start: int, stop: int) -> list[str]:
     if kind == "f" and not column.info.format:
         mask = np.ma.getmaskarray(column)
         values = np.asarray(np.ma.getdata(column), dtype=float)
-        return ["--" if masked else FLOAT_FORMAT.format(v) for v, masked in zip(values, mask,
-                                                                              strict=True)]
+        fmt = FLOAT_FORMATS.get(column.dtype.itemsize, FLOAT_FORMATS[8])
+        return ["--" if masked else fmt.format(v) for v, masked in zip(values, mask,
+                                                                       strict=True)]
     lines = column.pformat(max_lines=-1, show_name=False, show_unit=False, show_dtype=False)
     return [line.strip() for line in lines]
 

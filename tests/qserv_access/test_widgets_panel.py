@@ -40,6 +40,9 @@ def test_run_shows_a_paged_result_with_units(catalog, sky_rows):
     ids = sorted(i for i in sky_rows["id"].to_pylist() if i < 1200)
     assert len(run.result) == len(ids) > 20
     assert f"<td>{ids[0]}</td>" in html and f"<td>{ids[10]}</td>" not in html
+    # float32 magnitudes to the 7 digits they hold, not float64 noise.
+    g_mag = sky_rows["g_mag"][sky_rows["id"].to_pylist().index(ids[0])].as_py()
+    assert f"<td>{g_mag:.7g}</td>" in html
     assert panel.page_label.value == f"rows 1–10 of {len(ids)}"
     assert panel.prev_button.disabled and not panel.next_button.disabled
     panel.next_button.click()

@@ -122,3 +122,24 @@ def test_docstring_examples_run(name):
     for test in tests:
         runner.run(test)
     assert runner.summarize(verbose=False).failed == 0
+
+
+def test_aladin_view_sends_any_result_and_other_position_names():
+    pytest.importorskip("ipyaladin")
+    import warnings
+
+    from qserv_access.widgets import aladin_view
+    from qserv_access.widgets.aladin import _for_aladin
+
+    rows = Table({"RAJ2000": [10.0, 10.1], "DEJ2000": [-5.0, -5.1],
+                  "flag": np.array([1, -1], dtype=np.int8),
+                  "name": np.array(["a", "b"], dtype=object),
+                  "frac": [1.0, 2.0]})
+    rows["frac"].unit = "%"
+    sent = _for_aladin(rows, "RAJ2000", "DEJ2000")
+    assert sent.colnames[:2] == ["ra", "dec"] and sent["flag"].dtype == np.int16
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        view = aladin_view(rows, ra="RAJ2000", dec="DEJ2000")
+    assert view.rows == 2
+    assert view.center[1] == pytest.approx(-5.05, abs=1e-3)

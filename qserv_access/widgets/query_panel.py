@@ -96,6 +96,7 @@ class QueryPanel:
         self.page = 0
         self._lock = threading.RLock()
         self._display_id: str | None = None
+        self._relabelling = False
         self.editor = w.Textarea(value=adql if adql is not None else _default_adql(catalog),
                                  placeholder="SELECT ... FROM ...", rows=5,
                                  layout=w.Layout(width="100%"))
@@ -193,7 +194,7 @@ class QueryPanel:
 
     def _on_select(self, change: dict[str, Any]) -> None:
         index = change.get("new")
-        if isinstance(index, int) and 0 <= index < len(self.runs) and (
+        if not self._relabelling and isinstance(index, int) and 0 <= index < len(self.runs) and (
                 self.runs[index] is not self.shown):
             self._guard(self._show, self.runs[index])
 
@@ -244,9 +245,17 @@ class QueryPanel:
     def _refresh_jobs(self) -> None:
         with self._lock:
             shown = self.runs.index(self.shown) if self.shown in self.runs else None
-            self.jobs.options = [(run.label(), i) for i, run in enumerate(self.runs)]
-            if shown is not None and self.jobs.value != shown:
-                self.jobs.value = shown
+            options = [(run.label(), i) for i, run in enumerate(self.runs)]
+            if options == list(self.jobs.options) and self.jobs.value == shown:
+                return
+            # New options reset the selection to the first job: that is not the user's pick.
+            self._relabelling = True
+            try:
+                self.jobs.options = options
+                if shown is not None and self.jobs.value != shown:
+                    self.jobs.value = shown
+            finally:
+                self._relabelling = False
 
     @property
     def page_range(self) -> tuple[int, int]:

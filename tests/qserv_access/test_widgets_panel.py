@@ -1,6 +1,7 @@
 """The query panel and schema browser, driven by their buttons against the real engine
 and a real TAP service on 127.0.0.1."""
 
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,15 @@ ROOT = Path(__file__).resolve().parents[2]
 ENDLESS = ("SELECT COUNT(*) AS n FROM sky.object AS a, sky.object AS b, sky.object AS c, "
            "sky.object AS d")
 """1.6e13 rows to count: this job only ends when it is cancelled."""
+
+
+def _poll(check, deadline_s=60.0):
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if check():
+            return True
+        time.sleep(0.01)
+    return check()
 
 
 def _run_and_wait(panel, adql=None):
@@ -93,12 +103,23 @@ def test_an_adql_error_shows_its_message_and_the_job_list_switches(catalog):
 def test_cancel_stops_a_slow_query(catalog):
     from qserv_access.widgets import query_panel
 
-    panel = query_panel(catalog, ENDLESS)
+    panel = query_panel(catalog, ENDLESS, page_size=10)
     panel.run_button.click()
     run = panel.shown
-    assert not panel.cancel_button.disabled
     assert f"Job {run.job.job_id} " in panel.summary
     assert run.job.phase in (JobPhase.QUEUED, JobPhase.EXECUTING)
+    assert not panel.cancel_button.disabled
+    # While it runs, page through another job's result: the running job's line is
+    # relabelled every second, and that neither switches the shown job nor its page
+    # (new options reset a Select to its first entry, which is not the user's pick).
+    other = _run_and_wait(panel, "SELECT TOP 40 id FROM sky.object")
+    panel.next_button.click()
+    assert panel.page == 1
+    first_label = panel.jobs.options[0][0]
+    assert _poll(lambda: panel.jobs.options[0][0] != first_label)
+    assert panel.shown is other and panel.jobs.value == 1 and panel.page == 1
+    panel.jobs.value = 0
+    assert panel.shown is run and not panel.cancel_button.disabled
     panel.cancel_button.click()
     # Without the cancel this job counts for hours.
     assert panel.wait(60)

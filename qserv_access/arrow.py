@@ -58,6 +58,14 @@ def _astropy_column(name: str, array: pa.Array) -> Column:
                                        mask=[x is None for x in items])
         null = np.asarray(array.is_null().to_numpy(zero_copy_only=False))
         return MaskedColumn(cells, name=name, mask=null)
+    if array.null_count and (pa.types.is_integer(array.type) or pa.types.is_boolean(array.type)):
+        # pyarrow gives integers with nulls as float64, which rounds ids above 2**53 (a Gaia
+        # source_id came back 256 off): fill the nulls, keep the dtype, mask them instead.
+        filled = array.fill_null(pa.scalar(0 if pa.types.is_integer(array.type) else False,
+                                           array.type))
+        mask = np.asarray(array.is_null().to_numpy(zero_copy_only=False))
+        return MaskedColumn(np.asarray(filled.to_numpy(zero_copy_only=False)), name=name,
+                            mask=mask)
     values = np.asarray(array.to_numpy(zero_copy_only=False))
     if (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)) \
             and not array.null_count:

@@ -18,8 +18,14 @@ import pyarrow as pa
 
 from engine import catalog
 from engine.adql.geometry import GEOMETRY_MACROS
+from engine.adql.validate import locate_name, snippet
 from engine.catalog import PublishedTable, TableManifest
-from engine.errors import CatalogError, QueryCancelledError, QueryLimitError
+from engine.errors import (
+    CatalogError,
+    QueryCancelledError,
+    QueryLimitError,
+    UnknownColumnError,
+)
 from engine.execute.base import Executor, ProgressSnapshot, QueryProgress
 from engine.execute.duck import MemoryBudget, default_memory_budget, open_database
 from engine.execute.local import LocalExecutor
@@ -267,6 +273,8 @@ class Engine:
             partials = self._executor.run(plan.tasks, plan.memory, cancel=cancel,
                                           progress=progress)
             yield from merge_partials(self._con, plan, partials, maxrec=maxrec, cancel=cancel)
+        except UnknownColumnError as exc:
+            raise _located(exc, plan.adql) from exc
         except QueryCancelledError:
             if timeout_s is not None and time.monotonic() - started >= timeout_s * 0.99:
                 raise QueryLimitError(
@@ -281,6 +289,16 @@ class Engine:
             self._executor.close()
         if self._con is not None:
             self._con.close()
+
+
+def _located(exc: UnknownColumnError, adql: str) -> UnknownColumnError:
+    """The same error, pointing at the name's first use in the query the user wrote."""
+    where = locate_name(adql, exc.name) if exc.name else None
+    if where is None:
+        return exc
+    line, col = where
+    return UnknownColumnError(f"{exc} (line {line}, column {col}):\n{snippet(adql, line, col)}",
+                              name=exc.name)
 
 
 def _covered(path: Path, dirs: list[Path]) -> bool:

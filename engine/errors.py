@@ -40,6 +40,11 @@ class UnknownTableError(AdqlError):
 class UnknownColumnError(AdqlError):
     """A column named in the query does not exist."""
 
+    def __init__(self, message: str, *, name: str | None = None) -> None:
+        super().__init__(message)
+        self.name = name
+        """The name as the query wrote it, when known (to point at it in the query)."""
+
 
 class UnsupportedQueryError(AdqlError):
     """Valid ADQL that this engine refuses (explains why and what to do instead)."""

@@ -103,6 +103,26 @@ _SNIPPET_CHARS = 100
 """Longest part of a query line shown under an error (a query may be one 1 MB line)."""
 
 
+def locate_name(text: str, name: str) -> tuple[int, int] | None:
+    r"""Return the 1-based line and column of ``name``'s first use as a word in ``text``.
+
+    Case-insensitive (ADQL's regular identifiers are), skipping string literals and quoted
+    identifiers that merely contain it. None when it does not occur.
+
+    Examples
+    --------
+    >>> locate_name("SELECT 'rra', rra\nFROM t", "RRA")
+    (1, 15)
+    """
+    pattern = re.compile(rf"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\b{re.escape(name)}\b", re.I)
+    for found in pattern.finditer(text):
+        if found.group(0)[0] in "'\"":
+            continue
+        before = text[:found.start()]
+        return before.count("\n") + 1, found.start() - (before.rfind("\n") + 1) + 1
+    return None
+
+
 def snippet(text: str, line: int, col: int) -> str:
     r"""Return the query line ``line`` with a caret under column ``col`` (both 1-based).
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import queue
+import re
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import duckdb
@@ -68,7 +70,8 @@ def _translated_errors(con: duckdb.DuckDBPyConnection | None = None) -> Iterator
     try:
         yield
     except duckdb.BinderException as exc:
-        raise UnknownColumnError(_clean(exc)) from exc
+        message, name = binder_message(exc)
+        raise UnknownColumnError(message, name=name) from exc
     except (duckdb.ConversionException, duckdb.InvalidInputException,
             duckdb.OutOfRangeException) as exc:
         raise AdqlError(_clean(exc)) from exc
@@ -97,6 +100,53 @@ def _memory_message(con: duckdb.DuckDBPyConnection | None, exc: Exception) -> st
             "queries running at once. Add constraints (a smaller region, fewer columns, TOP, "
             "no DISTINCT over a join) or raise the budget (QSA_TAP_QUERY_MEMORY_MB for the TAP "
             "service).")
+
+
+_MISSING_COLUMN = re.compile(r'Referenced column "([^"]+)" not found|Column "([^"]+)" not found')
+_TABLE_COLUMN = re.compile(
+    r'(?:Table|Values list) "([^"]+)" does not have a column named "([^"]+)"')
+_MISSING_TABLE = re.compile(r'Referenced table "([^"]+)" not found')
+_CANDIDATES = re.compile(r'Candidate bindings:[\s:]*(.*)')
+
+
+def binder_message(exc: Exception) -> tuple[str, str | None]:
+    r"""Say which name a query used that its tables do not have, in ADQL terms.
+
+    DuckDB words it with its own internals ("Values list", "Candidate bindings", the SQL we
+    generated); the user wrote ADQL. Returns the message and the name, so the caller can
+    point at it in the query.
+
+    Examples
+    --------
+    >>> binder_message(Exception('Binder Error: Referenced column "rra" not found in FROM '
+    ...                          'clause!\nCandidate bindings: "pmra", "ra"'))
+    ("Unknown column 'rra'. Did you mean 'ra'?", 'rra')
+    """
+    text = str(exc)
+    near = _suggestions(text)
+    if found := _MISSING_COLUMN.search(text):
+        name = found.group(1) or found.group(2)
+        return f"Unknown column '{name}'.{near(name)}", name
+    if found := _TABLE_COLUMN.search(text):
+        table, name = found.groups()
+        return f"Table '{table}' has no column '{name}'.{near(name)}", name
+    if found := _MISSING_TABLE.search(text):
+        name = found.group(1)
+        return (f"Unknown table or alias '{name}': name a table of the FROM clause or its "
+                "alias."), name
+    return _clean(exc), None
+
+
+def _suggestions(text: str) -> Callable[[str], str]:
+    found = _CANDIDATES.search(text)
+    names = [n.split(".")[-1] for n in re.findall(r'"([^"]+)"', found.group(1))] if found else []
+    names = [n for n in names if not n.startswith("_")]
+
+    def near(name: str) -> str:
+        close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+        return (" Did you mean " + " or ".join(f"'{c}'" for c in close) + "?") if close else ""
+
+    return near
 
 
 def _clean(exc: Exception) -> str:

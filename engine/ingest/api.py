@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import multiprocessing
 import os
 import sys
 import time
@@ -239,6 +240,20 @@ def _spec(table: str, ra: str | None, dec: str | None, id_column: str | None,
                  max_rows, allow_orphans)
 
 
+def _refuse_in_spawned_bootstrap() -> None:
+    """Refuse an ingest started while a worker process re-imports the caller's script.
+
+    Worker processes are spawned: each re-runs the main script's top level. An ingest called
+    there (a script without ``if __name__ == "__main__":``) would wait forever for the table
+    lock its own parent holds.
+    """
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise IngestError(
+            "An ingest was started while a worker process was importing your script: ingest "
+            "runs its workers as new processes, which re-run the script's top level. Put the "
+            "ingest call under 'if __name__ == \"__main__\":'.")
+
+
 def _run(data_dir: Path, spec: _Spec, new: NewRows, schema_yaml: str | Path | None,
          workers: int | None, progress: bool | Literal["always"]) -> TableManifest:
     """Take the table's lock, check the disk, ingest in a transaction, publish."""
@@ -246,6 +261,7 @@ def _run(data_dir: Path, spec: _Spec, new: NewRows, schema_yaml: str | Path | No
     # two ingests at once would otherwise both build on the same version, and the last one
     # published would drop the other's rows.
     name, kind = spec.table, spec.kind
+    _refuse_in_spawned_bootstrap()
     with txn.table_lock(data_dir, name, on_wait=_tell):
         old = read_table(data_dir, name)
         if old is not None and old.manifest.kind is not kind:

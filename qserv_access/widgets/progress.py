@@ -60,6 +60,7 @@ class JobProgressBar:
                                      icon="stop", tooltip="Cancel the job's chunk tasks")
         self.button.on_click(self._on_cancel)
         self.widget = widgets.HBox([self.bar, self.label, self.button])
+        self.widget.add_class("qsa-job-bar")  # what a browser test or a stylesheet finds
         self._display_id: str | None = None
         self._stop = threading.Event()
         self._last: JobProgress | None = None

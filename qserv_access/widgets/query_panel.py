@@ -126,6 +126,7 @@ class QueryPanel:
             self.message, self.table,
             w.HBox([self.prev_button, self.next_button, self.page_size, self.page_label]),
             self.jobs])
+        self.widget.add_class("qsa-query-panel")
 
     # -- actions -----------------------------------------------------------------------
 

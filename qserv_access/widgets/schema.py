@@ -45,6 +45,7 @@ class SchemaBrowser:
         self.columns = w.HTML(value="")
         self.select.observe(self._on_select, names="value")
         self.widget = w.VBox([self.select, self.columns])
+        self.widget.add_class("qsa-schema-browser")
         self._show()
 
     def _on_select(self, _change: dict[str, Any]) -> None:

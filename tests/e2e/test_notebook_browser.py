@@ -140,7 +140,7 @@ def test_quickstart_runs_in_jupyterlab_and_its_widgets_render(lab_url, browser, 
     _until(all_ran, 240, "every cell to run")
 
     def finished_bars() -> list[str]:
-        bars = driver.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output .widget-hbox")
+        bars = driver.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output .qsa-job-bar")
         texts = [b.text for b in bars]
         return texts if len(texts) >= 2 and all(
             ("Done" in t or "Cancelled" in t) for t in texts) else []
@@ -148,6 +148,14 @@ def test_quickstart_runs_in_jupyterlab_and_its_widgets_render(lab_url, browser, 
     bars = _until(finished_bars, 60, "both job bars to show their final state")
     assert "COMPLETED" in bars[0] and "chunks" in bars[0] and "rows" in bars[0]
     assert "ABORTED" in bars[1] and "Cancelled" in bars[1]
+    def panel_page() -> list[str]:
+        rows = driver.find_elements(By.CSS_SELECTOR, ".qsa-query-panel table tr")
+        return [r.text for r in rows] if len(rows) >= 9 else []  # a header and 8 rows
+
+    page = _until(panel_page, 60, "the query panel to show its result page")
+    assert "hp_mag" in page[0] and "mag" in " ".join(page[:2])
+    schema = driver.find_elements(By.CSS_SELECTOR, ".qsa-schema-browser")
+    assert schema and "hip.main" in schema[0].get_attribute("innerHTML")
     errors = driver.find_elements(By.CSS_SELECTOR,
                                   '[data-mime-type="application/vnd.jupyter.stderr"]')
     assert not [e.text for e in errors if "Traceback" in e.text]
@@ -162,7 +170,7 @@ def test_quickstart_runs_in_jupyterlab_and_its_widgets_render(lab_url, browser, 
             button.click()
     _until(lambda: not driver.find_elements(By.CSS_SELECTOR, ".Toastify__toast"), 15,
            "the toast to close")
-    first_bar = driver.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output .widget-hbox")[0]
+    first_bar = driver.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output .qsa-job-bar")[0]
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", first_bar)
     screenshot = tmp_path / "notebook01_jupyterlab.png"
     driver.save_screenshot(str(screenshot))

@@ -37,3 +37,19 @@ def catalog(sky_dir):
     cat = qserv_access.connect(sky_dir, workers=2)
     yield cat
     cat.close()
+
+
+@pytest.fixture(scope="session")
+def demo_dir():
+    """What `make demo` builds (QSA_DEMO_DATA points elsewhere), built here when absent as the
+    notebooks build it."""
+    import os
+    from pathlib import Path
+
+    from qserv_access.demo_data import build_demo, demo_is_built
+
+    root = Path(__file__).resolve().parents[2]
+    data = Path(os.environ.get("QSA_DEMO_DATA", root / "demo-data"))
+    if not demo_is_built(data):
+        build_demo(data)
+    return data

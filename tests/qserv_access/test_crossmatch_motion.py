@@ -6,7 +6,6 @@ edge between the epochs. The oracle is astropy: ``SkyCoord.apply_space_motion`` 
 ``match_to_catalog_sky`` over the unpartitioned files.
 """
 
-import os
 import warnings
 from pathlib import Path
 
@@ -211,15 +210,9 @@ def test_propagation_equals_astropy_apply_space_motion():
     assert sep.max() < 1 * u.mas
 
 
-DEMO = Path(os.environ.get("QSA_DEMO_DATA", ROOT / "demo-data"))
-"""What `make demo` builds; QSA_DEMO_DATA points elsewhere."""
-
-
-@pytest.mark.skipif(not (DEMO / "tables" / "gaia.dr3_bright" / "CURRENT").is_file(),
-                    reason="the whole catalogs: run `make demo` once to build demo-data/")
-def test_whole_hipparcos_against_gaia_dr3_bright():
+def test_whole_hipparcos_against_gaia_dr3_bright(demo_dir):
     """The numbers the README quotes: 64.8 % within 1″ as given, 93.1 % propagated."""
-    with qserv_access.connect(DEMO) as cat:
+    with qserv_access.connect(demo_dir) as cat:
         hip = cat.query("SELECT hip, ra, dec, pmra, pmdec FROM hip.main", maxrec=200_000)
         plain = cat.crossmatch(hip, 1 * u.arcsec, table="gaia.dr3_bright", nearest=True,
                                columns=["source_id"])

@@ -2,22 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 import qserv_access
-from qserv_access.demo_data import DEMO_TABLES, build_demo, demo_is_built
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def demo_dir() -> Path:
-    data = ROOT / "demo-data"  # shared with the notebooks, which build it the same way
-    if not demo_is_built(data):
-        build_demo(data)
-    return data
+from qserv_access.demo_data import DEMO_TABLES
 
 
 def test_every_demo_table_and_column_is_described(demo_dir):

@@ -4,28 +4,11 @@ DuckDB's own wording ("Candidate bindings", "Values list", the generated SQL) ne
 the client.
 """
 
-import io
-
 import pytest
-import pytest_asyncio
-from astropy.io.votable import parse
 
-from tests.tap_service.test_service import service
+from tests.tap_service.test_deep_queries import client, error_text  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest_asyncio.fixture
-async def client(tap_engine, tmp_path):
-    async with service(tap_engine, tmp_path) as c:
-        yield c
-
-
-def error_text(response) -> str:
-    vot = parse(io.BytesIO(response.content))
-    infos = {i.name: i for i in vot.resources[0].infos}
-    assert infos["QUERY_STATUS"].value == "ERROR"
-    return infos["QUERY_STATUS"].content or ""
 
 
 @pytest.mark.parametrize(("query", "message"), [
@@ -38,7 +21,7 @@ def error_text(response) -> str:
     ("SELECT TOP 5 x.id FROM sky.objects AS o",
      "Unknown table or alias 'x'"),
 ], ids=["bare", "qualified", "subquery", "alias"])
-async def test_unknown_column_is_a_400_in_adql_words(client, query, message):
+async def test_unknown_column_is_a_400_in_adql_words(client, query, message):  # noqa: F811
     r = await client.post("/tap/sync", data={"LANG": "ADQL", "QUERY": query})
     assert r.status_code == 400, r.text[:500]
     text = error_text(r)

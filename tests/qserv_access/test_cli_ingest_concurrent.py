@@ -15,27 +15,15 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from engine.api import Engine
 from engine.catalog import read_table
+from tests.support.small_sky import write_uniform_sky
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = Path(sys.executable).parent / "qserv-access"
-
-
-def _write(path: Path, first_id: int, rows: int, seed: int) -> Path:
-    rng = np.random.default_rng(seed)
-    pq.write_table(pa.table({
-        "id": np.arange(first_id, first_id + rows, dtype=np.int64),
-        "ra": rng.uniform(0, 360, rows),
-        "dec": np.degrees(np.arcsin(rng.uniform(-1, 1, rows))),
-        "mag": rng.uniform(10, 25, rows).astype(np.float32),
-    }), path)
-    return path
 
 
 class _Lines:
@@ -69,15 +57,15 @@ def test_two_ingests_at_once_keep_every_row(tmp_path, existing):
     data = tmp_path / "data"
     base_rows = 0
     if existing:
-        base = _write(tmp_path / "base.parquet", 1, 1_000, seed=1)
+        base = write_uniform_sky(tmp_path / "base.parquet", 1, 1_000, seed=1)
         done = subprocess.run([str(CLI), "ingest", "--data-dir", str(data), "--table",
                                "sky.object", "--ra", "ra", "--dec", "dec", "--id", "id",
                                "--workers", "1", "--no-progress", str(base)],
                               cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         base_rows = 1_000
-    file_a = _write(tmp_path / "a.parquet", 1_000_000, 300_000, seed=2)
-    file_b = _write(tmp_path / "b.parquet", 5_000_000, 2_000, seed=3)
+    file_a = write_uniform_sky(tmp_path / "a.parquet", 1_000_000, 300_000, seed=2)
+    file_b = write_uniform_sky(tmp_path / "b.parquet", 5_000_000, 2_000, seed=3)
 
     first = _ingest(data, file_a)
     first_err = _Lines(first)

@@ -13,26 +13,13 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from engine.catalog import read_table
+from tests.support.small_sky import write_uniform_sky
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = Path(sys.executable).parent / "qserv-access"
-
-
-def _write(path: Path, first_id: int, rows: int, seed: int) -> Path:
-    rng = np.random.default_rng(seed)
-    pq.write_table(pa.table({
-        "id": np.arange(first_id, first_id + rows, dtype=np.int64),
-        "ra": rng.uniform(0, 360, rows),
-        "dec": np.degrees(np.arcsin(rng.uniform(-1, 1, rows))),
-        "mag": rng.uniform(10, 25, rows).astype(np.float32),
-    }), path)
-    return path
 
 
 def _digest(root: Path) -> dict[str, str]:
@@ -72,7 +59,7 @@ def _ingest(data: Path, path: Path) -> subprocess.CompletedProcess[str]:
 
 
 def _published_table(data: Path, tmp_path: Path) -> dict[str, str]:
-    done = _ingest(data, _write(tmp_path / "base.parquet", 1, 1_000, seed=1))
+    done = _ingest(data, write_uniform_sky(tmp_path / "base.parquet", 1, 1_000, seed=1))
     assert done.returncode == 0, done.stderr
     return _digest(data / "tables")
 
@@ -86,7 +73,7 @@ def _assert_untouched(data: Path, published: dict[str, str]) -> None:
 def test_ingest_larger_than_free_space_is_refused_before_it_starts(disk_8mb, tmp_path):
     data = disk_8mb / "data"
     published = _published_table(data, tmp_path)
-    big = _write(tmp_path / "big.parquet", 1_000_000, 300_000, seed=2)  # 8.6 MB
+    big = write_uniform_sky(tmp_path / "big.parquet", 1_000_000, 300_000, seed=2)  # 8.6 MB
     done = _ingest(data, big)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
@@ -102,7 +89,7 @@ def test_disk_filling_during_ingest_is_one_line_and_publishes_nothing(disk_11mb,
     data = disk_11mb / "data"
     published = _published_table(data, tmp_path)
     # Passes the check (at least about 8.6 MB needed, 11 MB free) but stages about 13 MB.
-    big = _write(tmp_path / "big.parquet", 1_000_000, 300_000, seed=2)
+    big = write_uniform_sky(tmp_path / "big.parquet", 1_000_000, 300_000, seed=2)
     done = _ingest(data, big)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
@@ -112,6 +99,6 @@ def test_disk_filling_during_ingest_is_one_line_and_publishes_nothing(disk_11mb,
     assert "Nothing was published and its staging files were removed" in lines[0]
     _assert_untouched(data, published)
     # The disk is usable again at once (space given back, no lock left held).
-    again = _ingest(data, _write(tmp_path / "more.parquet", 2_000_000, 1_000, seed=3))
+    again = _ingest(data, write_uniform_sky(tmp_path / "more.parquet", 2_000_000, 1_000, seed=3))
     assert again.returncode == 0, again.stderr
     assert read_table(data, "sky.object").manifest.nrows == 2_000

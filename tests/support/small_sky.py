@@ -108,3 +108,15 @@ def make_small_sources(path: str | Path, objects_path: str | Path, per_object: i
     path = Path(path)
     pq.write_table(table, path)
     return path
+
+
+def write_uniform_sky(path: Path, first_id: int, rows: int, seed: int) -> Path:
+    """Write ``rows`` stars uniform on the sphere, ids from ``first_id``, as Parquet."""
+    rng = np.random.default_rng(seed)
+    pq.write_table(pa.table({
+        "id": np.arange(first_id, first_id + rows, dtype=np.int64),
+        "ra": rng.uniform(0, 360, rows),
+        "dec": np.degrees(np.arcsin(rng.uniform(-1, 1, rows))),
+        "mag": rng.uniform(10, 25, rows).astype(np.float32),
+    }), path)
+    return path

@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	# only its CRD files are used (tests/deploy); its kubernetes client pins python-dateutil>=3,
+	# which botocore (moto, the S3 tests) refuses, so its dependencies are left out.
+	$(BIN)/python -m pip install -q --no-deps 'dask-kubernetes==2026.3.0'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
+
+    from tap_service.config import TapSettings
 
 HELP_SERVE = "run the IVOA TAP service over a data directory"
 HELP_DEMO = "build the demo catalogs (Hipparcos, Gaia DR3 bright, OpenNGC) if absent and serve them"
@@ -23,6 +26,10 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
                         help="SQLAlchemy URL of the job database (default: SQLite in DIR/.tap)")
     parser.add_argument("--tokens", metavar="FILE", type=Path,
                         help="file of 'TOKEN OWNER' lines; requires bearer tokens when given")
+    parser.add_argument("--workers", type=_workers, default=1, metavar="N",
+                        help="service processes answering on the one port, sharing the job "
+                        "database (SQLite in DIR/.tap or --jobs-db) and the query memory "
+                        "budget (default: 1)")
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -52,13 +59,46 @@ def _serve(data_dir: Path, args: argparse.Namespace, *, banner: str = "") -> int
     except ValidationError as exc:
         sys.stderr.write(_settings_error(exc) + "\n")
         return 2
-    app = create_app(settings)
+    workers = getattr(args, "workers", 1)
     if banner:
         sys.stdout.write(banner + "\n")
         sys.stdout.flush()
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
-                access_log=args.access_log)
+    if workers > 1:
+        # Each process builds its app from the environment, which it inherits from here.
+        os.environ.update(_worker_environment(settings, overrides, workers))
+        uvicorn.run("tap_service.app:create_app", factory=True, workers=workers,
+                    host=args.host, port=args.port, log_level=args.log_level,
+                    access_log=args.access_log)
+        return 0
+    uvicorn.run(create_app(settings), host=args.host, port=args.port,
+                log_level=args.log_level, access_log=args.access_log)
     return 0
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"--workers takes a whole number of processes, 1 or more (given {text!r})")
+    return value
+
+
+def _worker_environment(settings: TapSettings, overrides: dict[str, object],
+                        workers: int) -> dict[str, str]:
+    """The QSA_TAP_ variables that give every worker process the settings given here.
+
+    The query memory budget (a quarter of the machine's unless set) is shared out, so
+    that the processes together stay within it.
+    """
+    env = {f"QSA_TAP_{name.upper()}": str(value) for name, value in overrides.items()}
+    if settings.query_memory_mb is None:
+        from tap_service.app import memory_share_mb
+
+        env["QSA_TAP_QUERY_MEMORY_MB"] = str(memory_share_mb(workers))
+    return env
 
 
 def _settings_error(exc: ValidationError) -> str:

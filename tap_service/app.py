@@ -46,6 +46,14 @@ def open_engine(settings: TapSettings) -> Engine:
     return Engine.open(settings.data_dir, options)
 
 
+def memory_share_mb(processes: int) -> int:
+    """The query memory budget of each of ``processes`` service processes that share the
+    default budget (a quarter of the machine's memory), in MiB."""
+    from engine.api import default_memory_budget
+
+    return max(16, (default_memory_budget() >> 20) // processes)
+
+
 def create_app(settings: TapSettings | None = None, *, engine: Engine | None = None) -> FastAPI:
     """Return the TAP application; the engine is opened here unless one is given."""
     settings = settings or TapSettings()  # type: ignore[call-arg]

@@ -93,6 +93,19 @@ class TapSettings(BaseSettings):
         "being written); new jobs are refused and running ones stop when it is reached.",
         ge=1,
     )
+    job_lease: Duration = Field(
+        timedelta(seconds=30),
+        description="How long a replica's hold on an async job it executes lasts unless "
+        "renewed (it renews every third of it); once it lapses (the replica was killed or "
+        "cut off) another replica queues the job again. Keep it well above the clock "
+        "difference between the replicas' machines.",
+    )
+    job_poll_interval: Duration = Field(
+        timedelta(seconds=0.5),
+        description="How often each replica reads the job store for jobs queued through "
+        "other replicas, aborts of the jobs it runs, and lapsed holds; an ABORT through one "
+        "replica stops the query on another within about this delay.",
+    )
     cleanup_interval: Duration = Field(
         timedelta(minutes=5), description="How often expired jobs and results are deleted."
     )

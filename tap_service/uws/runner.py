@@ -6,6 +6,7 @@ import errno
 import logging
 import shutil
 import threading
+import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,7 +18,15 @@ from tap_service.config import TapSettings
 from tap_service.errors import TapError, error_report
 from tap_service.params import RequestParams, parse_query_request
 from tap_service.query import StartedQuery, start_query
-from tap_service.uws.store import ACTIVE_PHASES, Job, JobStore, Phase, utcnow
+from tap_service.uws.lease import (
+    LeaseKeeper,
+    holder_is_gone,
+    new_replica_id,
+    partial_name,
+    result_name,
+    take_back,
+)
+from tap_service.uws.store import ACTIVE_PHASES, Job, JobStore, Lease, Phase, utcnow
 
 if TYPE_CHECKING:
     from engine.api import Engine, QueryProgress, QueryResult
@@ -29,6 +38,10 @@ UPLOAD_FILES_KEY = "_UPLOAD_FILES"
 
 PARTIAL_SUFFIX = ".partial"
 """A result being written; renamed to its final name only once complete."""
+
+REMOTE_BYTES_TTL_S = 0.5
+"""How long the bytes an owner's jobs write on other replicas are reused while a result
+is written (they are read from the store, where those replicas report them as often)."""
 
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
@@ -81,7 +94,11 @@ class _JobSignal:
 
 
 class JobRunner:
-    """Starts QUEUED jobs when there is room, cancels them on ABORT or time-out, cleans up."""
+    """Starts QUEUED jobs when there is room, cancels them on ABORT or time-out, cleans up.
+
+    Several runners (one per service replica) may share one store: each claims the jobs
+    it starts under a lease that its :class:`~tap_service.uws.lease.LeaseKeeper` renews.
+    """
 
     def __init__(self, store: JobStore, engine: Engine, settings: TapSettings) -> None:
         self.store = store
@@ -91,13 +108,17 @@ class JobRunner:
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         self._pool = ThreadPoolExecutor(settings.max_running_jobs, thread_name_prefix="uws")
         self._lock = threading.Lock()
-        self._running: dict[str, tuple[str, _JobSignal]] = {}
+        self.replica_id = new_replica_id()
+        """This runner's id in the store's ``runner`` column of the jobs it executes."""
+        self._running: dict[str, tuple[str, _JobSignal, Lease]] = {}
+        self._remote: dict[str, tuple[float, int]] = {}
         self._written: dict[str, int] = {}
         self._progress: dict[str, QueryProgress] = {}
-        self._published: dict[str, tuple[int, int, int]] = {}
+        self._published: dict[str, tuple[int, int, int, int]] = {}
         self._stop = threading.Event()
         self._cleaner: threading.Thread | None = None
         self._reporter: threading.Thread | None = None
+        self._leases = LeaseKeeper(self)
 
     def job_dir(self, job_id: str) -> Path:
         """Folder holding a job's uploads and result."""
@@ -106,24 +127,29 @@ class JobRunner:
     def start(self) -> None:
         """Re-queue jobs a previous process left EXECUTING, start them and the cleaner.
 
-        The partial result files of those jobs, and of any job no longer running, are
-        removed: a process that was killed while writing leaves them behind.
+        Those are the jobs of a process of this machine that no longer exists, and jobs
+        held by no replica (a version without leases); jobs of other replicas are taken
+        back only when their lease lapses. The partial result files of jobs no longer
+        running are removed: a process that was killed while writing leaves them behind.
         """
-        for job in self.store.with_phase(Phase.EXECUTING):
-            self.store.update(job.job_id, phase=Phase.QUEUED, start_time=None)
+        for job in self.store.executing():
+            if job.runner is None or holder_is_gone(job.runner):
+                take_back(self.store, job, self.jobs_dir)
         self.remove_stale_partials()
         self._cleaner = threading.Thread(target=self._clean_loop, name="uws-cleaner", daemon=True)
         self._cleaner.start()
         self._reporter = threading.Thread(target=self._report_loop, name="uws-progress",
                                           daemon=True)
         self._reporter.start()
+        self._leases.start()
         self.schedule()
 
     def stop(self) -> None:
         """Cancel running jobs (they are re-queued at the next start) and stop the threads."""
         self._stop.set()
+        self._leases.stop()
         with self._lock:
-            for _, signal in self._running.values():
+            for _, signal, _ in self._running.values():
                 signal.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
         if self._cleaner is not None:
@@ -134,51 +160,79 @@ class JobRunner:
     # ------------------------------------------------------------ scheduling
 
     def schedule(self) -> None:
-        """Start as many QUEUED jobs as the caps allow, oldest first."""
+        """Start as many QUEUED jobs as this replica's room allows, oldest first.
+
+        The jobs may have been queued through any replica; ``max_running_jobs_per_owner``
+        counts the owner's jobs executing on all of them (in the claim's transaction).
+        """
         if self._stop.is_set():
             return
         with self._lock:
+            if len(self._running) >= self.settings.max_running_jobs:
+                return
             queued = self.store.with_phase(Phase.QUEUED)
             for job in queued:
                 if len(self._running) >= self.settings.max_running_jobs:
                     break
-                owned = sum(1 for owner, _ in self._running.values() if owner == job.owner)
-                if owned >= self.settings.max_running_jobs_per_owner:
-                    continue
-                claimed = self.store.update(job.job_id, only_if=[Phase.QUEUED],
-                                            phase=Phase.EXECUTING, start_time=utcnow())
-                if not claimed:
+                lease = self.store.claim(
+                    job.job_id, job.owner, self.replica_id,
+                    max_per_owner=self.settings.max_running_jobs_per_owner)
+                if lease is None:
                     continue
                 signal = _JobSignal()
-                self._running[job.job_id] = (job.owner, signal)
-                self._pool.submit(self._run, job, signal)
+                self._running[job.job_id] = (job.owner, signal, lease)
+                self._pool.submit(self._run, job, signal, lease)
+
+    def held(self) -> dict[str, Lease]:
+        """The jobs executing in this process, with their leases."""
+        with self._lock:
+            return {job_id: lease for job_id, (_, _, lease) in self._running.items()}
+
+    def cancel(self, job_ids: Iterable[str]) -> None:
+        """Stop these jobs of this process (aborted, deleted or taken over elsewhere)."""
+        with self._lock:
+            for job_id in job_ids:
+                if job_id in self._running:
+                    self._running[job_id][1].set()
 
     def abort(self, job_id: str) -> bool:
-        """Abort an active job; return False when it had already finished."""
+        """Abort an active job; return False when it had already finished.
+
+        A job executing on another replica stops there once that replica reads the new
+        phase (within ``job_poll_interval``).
+        """
         changed = self.store.update(job_id, only_if=list(ACTIVE_PHASES),
                                     phase=Phase.ABORTED, end_time=utcnow())
-        with self._lock:
-            running = self._running.get(job_id)
-        if running is not None:
-            running[1].set()
+        self.cancel([job_id])
         return changed
 
     def remove_stale_partials(self) -> int:
-        """Delete partial result files of jobs not executing; return how many were deleted."""
-        executing = {job.job_id for job in self.store.with_phase(Phase.EXECUTING)}
+        """Delete partial result files of jobs not executing; return how many were deleted.
+
+        The files are listed before the store is read: a partial file that appears after
+        that belongs to an attempt started since, which the store then shows executing.
+        """
+        partials = list(self.jobs_dir.glob(f"*/*{PARTIAL_SUFFIX}"))
+        executing = {job.job_id: partial_name(job.attempts or 0)
+                     for job in self.store.executing()}
         removed = 0
-        for partial in self.jobs_dir.glob(f"*/*{PARTIAL_SUFFIX}"):
-            if partial.parent.name not in executing:
+        for partial in partials:
+            if executing.get(partial.parent.name) != partial.name:
                 partial.unlink(missing_ok=True)
                 removed += 1
         return removed
 
     def written_bytes(self, owner: str) -> int:
-        """Bytes being written right now by ``owner``'s executing jobs in this process."""
+        """Bytes being written right now by ``owner``'s executing jobs: exactly for this
+        replica's, as last reported for other replicas'."""
+        return self._local_written(owner) + self.store.writing_bytes(
+            owner, other_than=self.replica_id)
+
+    def _local_written(self, owner: str, *, excluding: str | None = None) -> int:
         with self._lock:
             return sum(self._written.get(job_id, 0)
-                       for job_id, (job_owner, _) in self._running.items()
-                       if job_owner == owner)
+                       for job_id, (job_owner, _, _) in self._running.items()
+                       if job_owner == owner and job_id != excluding)
 
     def running_count(self) -> int:
         """Number of jobs executing in this process."""
@@ -187,7 +241,7 @@ class JobRunner:
 
     # ------------------------------------------------------------ execution
 
-    def _run(self, job: Job, cancel: _JobSignal) -> None:
+    def _run(self, job: Job, cancel: _JobSignal, lease: Lease) -> None:
         timed_out = threading.Event()
 
         def on_timeout() -> None:
@@ -198,12 +252,14 @@ class JobRunner:
         timer.daemon = True
         timer.start()
         try:
-            self._execute(job, cancel)
+            self._execute(job, cancel, lease)
         except BaseException as exc:  # noqa: BLE001 - boundary: every failure becomes a UWS error
             if self._stop.is_set():
-                # The service is stopping: the job runs again at the next start.
-                self.store.update(job.job_id, only_if=[Phase.EXECUTING], phase=Phase.QUEUED,
-                                  start_time=None)
+                # The service is stopping: the job runs again, here after a restart or on
+                # another replica now; a stop is not a failed attempt.
+                self.store.update(job.job_id, held_by=lease, phase=Phase.QUEUED,
+                                  start_time=None, runner=None, heartbeat=None,
+                                  attempts=lease.attempt - 1)
                 return
             if timed_out.is_set():
                 message = (f"The job exceeded its execution duration of "
@@ -214,7 +270,7 @@ class JobRunner:
                 report = error_report(exc)
                 message = report.message
                 transient = report.transient or isinstance(exc, ResultStoreFullError)
-            self.store.update(job.job_id, only_if=[Phase.EXECUTING], phase=Phase.ERROR,
+            self.store.update(job.job_id, held_by=lease, phase=Phase.ERROR, runner=None,
                               end_time=utcnow(), error_message=message,
                               error_transient=transient)
         finally:
@@ -229,7 +285,7 @@ class JobRunner:
                 shutil.rmtree(self.job_dir(job.job_id), ignore_errors=True)
             self.schedule()
 
-    def _execute(self, job: Job, cancel: _JobSignal) -> None:
+    def _execute(self, job: Job, cancel: _JobSignal, lease: Lease) -> None:
         params = RequestParams(values={k: [v] for k, v in job.parameters.items()
                                        if isinstance(v, str)})
         request = parse_query_request(params, default_maxrec=self.settings.default_maxrec,
@@ -246,7 +302,7 @@ class JobRunner:
                               timeout_s=float(job.execution_duration_s), cancel=cancel.engine,
                               catch_errors=False, on_start=follow)
         out_dir = self.job_dir(job.job_id)
-        final = out_dir / f"result.{started.fmt.extension or 'dat'}"
+        final = out_dir / result_name(lease.attempt, started.fmt.extension or "dat")
         try:
             self._write(job, started, final, cancel)
         except BaseException:
@@ -255,14 +311,14 @@ class JobRunner:
         size = final.stat().st_size
         last = started.result.progress.snapshot()
         completed = self.store.update(
-            job.job_id, only_if=[Phase.EXECUTING], phase=Phase.COMPLETED, end_time=utcnow(),
+            job.job_id, held_by=lease, phase=Phase.COMPLETED, end_time=utcnow(), runner=None,
             result_path=str(final), result_mime=started.fmt.mime,
             result_size=size, overflow=bool(started.result.overflow),
             chunks_done=last.chunks_total, chunks_total=last.chunks_total,
             rows_done=started.result.rows,
         )
         if not completed:
-            # Aborted or deleted while its last bytes were written: keep nothing.
+            # Aborted, deleted or taken over while its last bytes were written: keep nothing.
             final.unlink(missing_ok=True)
 
     def _byte_limit(self, job: Job) -> tuple[int, str]:
@@ -306,23 +362,33 @@ class JobRunner:
             raise
 
     def _others_writing(self, job: Job) -> int:
-        """Bytes the owner's other jobs are writing in this process."""
-        return self.written_bytes(job.owner) - self._written.get(job.job_id, 0)
+        """Bytes the owner's other jobs are writing: exactly in this process, and as last
+        reported (read at most every :data:`REMOTE_BYTES_TTL_S`) on other replicas."""
+        now = time.monotonic()
+        read_at, remote = self._remote.get(job.owner, (-REMOTE_BYTES_TTL_S, 0))
+        if now - read_at >= REMOTE_BYTES_TTL_S:
+            remote = self.store.writing_bytes(job.owner, other_than=self.replica_id)
+            self._remote[job.owner] = (now, remote)
+        return self._local_written(job.owner, excluding=job.job_id) + remote
 
     # ------------------------------------------------------------ progress
 
     def report_progress(self) -> int:
         """Write the progress of executing jobs that changed to the store; return how many."""
         with self._lock:
-            following = list(self._progress.items())
+            following = [(job_id, progress, self._running[job_id][2],
+                          self._written.get(job_id, 0))
+                         for job_id, progress in self._progress.items()
+                         if job_id in self._running]
         changed = 0
-        for job_id, progress in following:
+        for job_id, progress, lease, written in following:
             snap = progress.snapshot()
-            counts = (snap.chunks_done, snap.chunks_total, snap.rows)
+            counts = (snap.chunks_done, snap.chunks_total, snap.rows, written)
             if self._published.get(job_id) == counts:
                 continue
-            if self.store.update(job_id, only_if=[Phase.EXECUTING], chunks_done=counts[0],
-                                 chunks_total=counts[1], rows_done=counts[2]):
+            if self.store.update(job_id, held_by=lease, chunks_done=counts[0],
+                                 chunks_total=counts[1], rows_done=counts[2],
+                                 bytes_written=written):
                 changed += 1
             with self._lock:
                 if job_id in self._progress:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -65,9 +64,6 @@ class JobService:
         self.runner = runner
         self.settings = settings
         self.private = private
-        self._create_lock = threading.Lock()
-        """Serializes the quota check and the insert, so that concurrent requests of one
-        owner cannot all pass the check (one process; replicas may overshoot by a few)."""
 
     # ------------------------------------------------------------ reading
 
@@ -177,29 +173,33 @@ class JobService:
             job = replace(job, execution_duration_s=self.capped_duration(execution_duration_s))
         if destruction is not None:
             job = replace(job, destruction=self.capped_destruction(job, destruction))
-        with self._create_lock:
-            self._check_quota(caller)
-            if uploads:
-                stored = self._store_uploads(job.job_id, uploads)
-                job = replace(job, parameters={**job.parameters, UPLOAD_FILES_KEY: stored})
-            try:
-                self.store.add(job)
-            except BaseException:
-                shutil.rmtree(self.runner.job_dir(job.job_id), ignore_errors=True)
-                raise
+        # Checked before the uploads are stored (no work for a refused request), and again
+        # in the insert's transaction under the owner's lock, which holds across replicas.
+        writing = self.runner.written_bytes(caller)
+        self._check_quota(caller, self.store.count_active(caller),
+                          self.store.result_bytes(caller) + writing)
+        if uploads:
+            stored = self._store_uploads(job.job_id, uploads)
+            job = replace(job, parameters={**job.parameters, UPLOAD_FILES_KEY: stored})
+        try:
+            self.store.add_within(
+                job, lambda active, stored: self._check_quota(caller, active, stored + writing))
+        except BaseException:
+            shutil.rmtree(self.runner.job_dir(job.job_id), ignore_errors=True)
+            raise
         if run:
             self._queue(job.job_id)
         return self.store.get(job.job_id) or job
 
-    def _check_quota(self, caller: str) -> None:
+    def _check_quota(self, caller: str, active: int, used: int) -> None:
+        """Raise QuotaError when ``caller`` holds ``active`` unfinished jobs or ``used``
+        result bytes at or over its quotas (the counts come from the store: all replicas)."""
         settings = self.settings
-        active = self.store.count_active(caller)
         if active >= settings.max_active_jobs_per_owner:
             raise QuotaError(
                 f"You have {active} unfinished async jobs (PENDING, QUEUED or EXECUTING); the "
                 f"limit per owner is {settings.max_active_jobs_per_owner}. Wait for some to "
                 "finish, or abort or delete them (DELETE /async/<job-id>), then submit again.")
-        used = self.store.result_bytes(caller) + self.runner.written_bytes(caller)
         if used >= settings.max_result_bytes_per_owner:
             raise QuotaError(
                 f"Your stored async results take {used} bytes; the limit per owner is "

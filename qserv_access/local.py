@@ -38,6 +38,7 @@ from qserv_access.jobs import Job, JobPhase, JobProgress
 
 if TYPE_CHECKING:
     from astropy.table import Table
+    from distributed import Client
 
 __all__ = ["LocalCatalog", "LocalJob", "arrow_to_astropy", "astropy_to_arrow", "ingest",
            "synthetic_source"]
@@ -267,7 +268,8 @@ def ingest(data_dir: str | Path, table: str,
            schema_yaml: str | Path | None = None, margin_arcsec: float = 10.0,
            max_rows_per_partition: int = 1_000_000, workers: int | None = None,
            nrows: int | None = None,
-           progress: bool | Literal["always"] = False) -> TableInfo:
+           progress: bool | Literal["always"] = False,
+           dask: str | Client | None = None) -> TableInfo:
     """Ingest files, or a stream of Arrow record batches, into ``table`` of ``data_dir``.
 
     Parameters
@@ -300,6 +302,10 @@ def ingest(data_dir: str | Path, table: str,
     progress
         Show a progress bar on stderr when it is a terminal; ``"always"`` shows it anywhere
         (in a notebook, whose stderr is not a terminal).
+    dask
+        Partition on a dask distributed cluster instead of local worker processes: its
+        scheduler address (``"tcp://HOST:8786"``) or a ``distributed.Client``. Its workers
+        must see ``data_dir`` and the files at the same paths; this process publishes.
 
     Returns
     -------
@@ -327,7 +333,7 @@ def ingest(data_dir: str | Path, table: str,
     options = dict(ra=ra, dec=dec, id_column=id_column, director=director,
                    director_key=director_key, schema_yaml=schema_yaml,
                    margin_arcsec=margin_arcsec, max_rows_per_partition=max_rows_per_partition,
-                   workers=workers, progress=progress)
+                   workers=workers, progress=progress, dask=dask)
     with translated_errors():
         if isinstance(files, str | Path):
             manifest = ingest_files(data_dir, table, [str(files)], **options)  # type: ignore[arg-type]

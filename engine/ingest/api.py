@@ -16,6 +16,7 @@ import os
 import sys
 import time
 from collections.abc import Iterable
+from concurrent.futures import Executor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -31,7 +32,8 @@ from engine.catalog import (
     require_table,
 )
 from engine.errors import IngestError
-from engine.ingest import hats_layout, pipeline, space, txn
+from engine.ingest import cluster, hats_layout, pipeline, space, txn
+from engine.ingest.cluster import DaskPool, DaskTarget
 from engine.ingest.inputs import NewRows, Work, resolve, stream_meta
 from engine.ingest.layout import plan_layout
 from engine.ingest.metadata import build_columns, read_felis_table, schema_with_metadata
@@ -60,7 +62,9 @@ accept, or pairs straddling a partition edge are lost."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class _Spec:
+class TableSpec:
+    """What an ingest makes of its target table: name, kind and column roles."""
+
     table: str
     kind: TableKind
     ra: str | None
@@ -96,6 +100,7 @@ def ingest_files(
     allow_orphans: bool = False,
     workers: int | None = None,
     progress: bool | Literal["always"] = True,
+    dask: DaskTarget | None = None,
 ) -> TableManifest:
     """Ingest files into a table (a new table or a new version appending to it).
 
@@ -129,6 +134,12 @@ def ingest_files(
     progress
         True: a progress bar on stderr when it is a terminal; ``"always"``: even when it
         is not; False: none.
+    dask
+        Run the partitioning tasks on a dask distributed cluster instead of local worker
+        processes: a scheduler address (``tcp://HOST:8786``) or a ``distributed.Client``.
+        Its workers must see the data directory and the input files at the same paths as
+        this process (checked before pass 1); this process publishes, atomically, as
+        without it. A regular (unpartitioned) table is written by this process.
 
     Returns
     -------
@@ -145,12 +156,13 @@ def ingest_files(
     Ingests into one table run one at a time: a second one waits for the first to
     publish (saying so on stderr), then adds its rows to that version.
     """
-    spec = _spec(table, ra, dec, id_column, director, director_key, margin_arcsec,
+    spec = table_spec(table, ra, dec, id_column, director, director_key, margin_arcsec,
                  max_rows_per_partition, allow_orphans)
     if not files:
         raise IngestError("No input files given.")
-    return _run(Path(data_dir), spec, NewRows(files=tuple(str(Path(f)) for f in files)),
-                schema_yaml, workers, progress)
+    paths = tuple(str(Path(f).absolute() if dask is not None else Path(f)) for f in files)
+    return _run(Path(data_dir), spec, NewRows(files=paths), schema_yaml,
+                _Pool(workers, dask), progress)
 
 
 def ingest_batches(
@@ -171,6 +183,7 @@ def ingest_batches(
     name: str = "batch stream",
     workers: int | None = None,
     progress: bool | Literal["always"] = True,
+    dask: DaskTarget | None = None,
 ) -> TableManifest:
     """Ingest a stream of Arrow record batches (no input files) into a table.
 
@@ -210,7 +223,7 @@ def ingest_batches(
     >>> m.nrows, m.column("ra").unit
     (3000, 'deg')
     """
-    spec = _spec(table, ra, dec, id_column, director, director_key, margin_arcsec,
+    spec = table_spec(table, ra, dec, id_column, director, director_key, margin_arcsec,
                  max_rows_per_partition, allow_orphans)
     if isinstance(batches, BatchSource):
         label = batches.name
@@ -222,12 +235,13 @@ def ingest_batches(
     else:
         sample, one_shot = peek(batches, name)
         new = NewRows(one_shot=one_shot, sample=sample, name=name, nrows=nrows)
-    return _run(Path(data_dir), spec, new, schema_yaml, workers, progress)
+    return _run(Path(data_dir), spec, new, schema_yaml, _Pool(workers, dask), progress)
 
 
-def _spec(table: str, ra: str | None, dec: str | None, id_column: str | None,
-          director: str | None, director_key: str | None, margin_arcsec: float,
-          max_rows: int, allow_orphans: bool) -> _Spec:
+def table_spec(table: str, ra: str | None, dec: str | None, id_column: str | None,
+               director: str | None, director_key: str | None, margin_arcsec: float,
+               max_rows: int, allow_orphans: bool) -> TableSpec:
+    """Check an ingest's table name and column roles; return what they make of the table."""
     name = _check_table_name(table)
     if (ra is None) != (dec is None):
         raise IngestError("Give both --ra and --dec, or neither.")
@@ -235,9 +249,9 @@ def _spec(table: str, ra: str | None, dec: str | None, id_column: str | None,
         raise IngestError("Give both --director and --director-key, or neither.")
     kind = (TableKind.CHILD if director else
             TableKind.POSITIONAL if ra else TableKind.REGULAR)
-    return _Spec(name, kind, ra, dec, id_column, director.lower() if director else None,
-                 director_key, margin_arcsec if kind is TableKind.POSITIONAL else 0.0,
-                 max_rows, allow_orphans)
+    return TableSpec(name, kind, ra, dec, id_column, director.lower() if director else None,
+                     director_key, margin_arcsec if kind is TableKind.POSITIONAL else 0.0,
+                     max_rows, allow_orphans)
 
 
 def _refuse_in_spawned_bootstrap() -> None:
@@ -254,9 +268,30 @@ def _refuse_in_spawned_bootstrap() -> None:
             "ingest call under 'if __name__ == \"__main__\":'.")
 
 
-def _run(data_dir: Path, spec: _Spec, new: NewRows, schema_yaml: str | Path | None,
-         workers: int | None, progress: bool | Literal["always"]) -> TableManifest:
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Pool:
+    """Where the tasks run: ``workers`` local processes, or a dask cluster."""
+
+    workers: int | None
+    dask: DaskTarget | None
+
+    def __post_init__(self) -> None:
+        if self.workers is not None and self.dask is not None:
+            raise IngestError("Give workers (local processes) or dask (a cluster), not both.")
+
+    def open(self) -> tuple[Executor, int]:
+        """The executor and the tasks it runs at once."""
+        if self.dask is None:
+            return pipeline.make_pool(self.workers), pipeline.pool_size(self.workers)
+        pool = DaskPool(self.dask)
+        return pool, pool.nthreads
+
+
+def _run(data_dir: Path, spec: TableSpec, new: NewRows, schema_yaml: str | Path | None,
+         runner: _Pool, progress: bool | Literal["always"]) -> TableManifest:
     """Take the table's lock, check the disk, ingest in a transaction, publish."""
+    if runner.dask is not None:  # workers may run in other folders: no relative paths
+        data_dir = data_dir.absolute()
     # One writer per table from reading the version it appends to until publishing its own:
     # two ingests at once would otherwise both build on the same version, and the last one
     # published would drop the other's rows.
@@ -276,7 +311,7 @@ def _run(data_dir: Path, spec: _Spec, new: NewRows, schema_yaml: str | Path | No
         tx = None
         try:
             tx = txn.begin(data_dir, name)
-            return _ingest(data_dir, spec, new, old, tx, schema_yaml, workers, progress)
+            return _ingest(data_dir, spec, new, old, tx, schema_yaml, runner, progress)
         except BaseException as exc:
             if tx is not None:
                 txn.abort(tx)
@@ -292,7 +327,8 @@ def _tell(message: str) -> None:
     sys.stderr.flush()
 
 
-def _required(spec: _Spec) -> dict[str, str]:
+def required_columns(spec: TableSpec) -> dict[str, str]:
+    """The columns every input must have, by role (ra, dec, id, director key)."""
     pairs = (("ra", spec.ra), ("dec", spec.dec), ("id", spec.id_column),
              ("director key", spec.director_key))
     return {role: col for role, col in pairs if col}
@@ -310,12 +346,12 @@ class _Target:
 
 
 def _ingest(
-    data_dir: Path, spec: _Spec, new: NewRows, old: PublishedTable | None,
+    data_dir: Path, spec: TableSpec, new: NewRows, old: PublishedTable | None,
     tx: Path, schema_yaml: str | Path | None,
-    workers: int | None, progress: bool | Literal["always"],
+    runner: _Pool, progress: bool | Literal["always"],
 ) -> TableManifest:
     start = time.monotonic()
-    work = resolve(new, pipeline.old_inputs(old), _required(spec), split_rows=SPLIT_ROWS,
+    work = resolve(new, pipeline.old_inputs(old), required_columns(spec), split_rows=SPLIT_ROWS,
                    one_shot_rows=ONE_SHOT_PART_ROWS)
     description, felis = "", None
     if schema_yaml:
@@ -338,7 +374,7 @@ def _ingest(
         manifest, files = _regular(spec, work, old, columns, base, out, new)
     else:
         manifest, files = _partitioned(_Target(data_dir, tx, out, old), spec, work, columns,
-                                       base, workers, progress)
+                                       base, runner, progress)
     version = old.manifest.version + 1 if old else 1
     manifest = dataclasses.replace(
         manifest, ingested_files=(old.manifest.ingested_files if old else ()) + tuple(files),
@@ -350,7 +386,7 @@ def _ingest(
     return manifest
 
 
-def _regular(spec: _Spec, work: Work, old: PublishedTable | None, columns: tuple,
+def _regular(spec: TableSpec, work: Work, old: PublishedTable | None, columns: tuple,
              base: dict, out: Path, new: NewRows
              ) -> tuple[TableManifest, list[pipeline.IngestedFile]]:
     schema = schema_with_metadata(work.inputs.schema, columns)
@@ -369,12 +405,12 @@ def _regular(spec: _Spec, work: Work, old: PublishedTable | None, columns: tuple
 
 
 def _partitioned(
-    target: _Target, spec: _Spec, work: Work, columns: tuple, base: dict,
-    workers: int | None, progress: bool | Literal["always"],
+    target: _Target, spec: TableSpec, work: Work, columns: tuple, base: dict,
+    runner: _Pool, progress: bool | Literal["always"],
 ) -> tuple[TableManifest, list[pipeline.IngestedFile]]:
     """Pass 1, the layout, the id index, passes 2 and 3, then the HATS metadata."""
     tx, out = target.tx, target.out
-    director = _director(target.data_dir, spec)
+    director = director_table(target.data_dir, spec)
     (tx / "spill").mkdir()
     request = ScanRequest(
         schema=work.inputs.schema, work_dir=str(tx / "spill"), hist_order=HISTOGRAM_ORDER,
@@ -385,9 +421,10 @@ def _partitioned(
     table_part = spec.table.split(".", 1)[1]
     schema = schema_with_metadata(
         pa.schema([pa.field(SPATIAL_INDEX_COLUMN, pa.int64()), *work.inputs.schema]), columns)
-    n_workers = pipeline.pool_size(workers)
-    with pipeline.make_pool(workers) as pool, \
-            pipeline.progress_bar(work.total, progress, f"ingest {spec.table}") as bar:
+    pool, n_workers = runner.open()
+    with pool, pipeline.progress_bar(work.total, progress, f"ingest {spec.table}") as bar:
+        if isinstance(pool, DaskPool):
+            pool.require_paths([request.work_dir, str(out), *work.inputs.paths])
         t0 = time.monotonic()
         found = scan(work.parts, request, pool, bar, max_pending=n_workers + 1)
         _log.info("pass 1 (%d parts): %.1f s", len(found.parts), time.monotonic() - t0)
@@ -420,7 +457,8 @@ def _partitioned(
                 margin_rows=sum(written.margin_counts.values()),
                 kind="object" if spec.kind is TableKind.POSITIONAL else "source",
                 ra=spec.ra, dec=spec.dec, max_rows=spec.max_rows,
-                margin_arcsec=spec.margin_arcsec, histogram=found.histogram).result()
+                margin_arcsec=spec.margin_arcsec,
+                histogram=cluster.by_reference(pool, found.histogram)).result()
     partitions = pipeline.to_partitions(layout.orders, layout.ipixs, list(written.counts),
                                         written.margin_counts, out, layout.catalog_dir,
                                         layout.margin_dir)
@@ -440,7 +478,7 @@ def _partitioned(
     ), files
 
 
-def _director(data_dir: Path, spec: _Spec) -> PublishedTable | None:
+def director_table(data_dir: Path, spec: TableSpec) -> PublishedTable | None:
     """The director table of a child table (which must have an id index), else None."""
     if spec.kind is not TableKind.CHILD:
         return None
@@ -463,7 +501,7 @@ def _check_new_files(old: PublishedTable | None, work: Work, found: Scan
     return pipeline.check_not_ingested(old, list(work.inputs.paths[:n]), digests[:n], rows[:n])
 
 
-def _check_orphans(spec: _Spec, labels: tuple[str, ...], found: Scan) -> None:
+def _check_orphans(spec: TableSpec, labels: tuple[str, ...], found: Scan) -> None:
     total = sum(r.orphans for r in found.results)
     if not total or spec.allow_orphans:
         return

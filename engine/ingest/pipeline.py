@@ -129,13 +129,15 @@ def run_all(pool: Executor, fn: Callable[..., Any], jobs: list[Any],
 
 
 def run_streaming(pool: Executor, fn: Callable[..., Any], jobs: Iterable[Any],
-                  on_done: Callable[[Any, Any], None], max_pending: int) -> None:
+                  on_done: Callable[[Any, Any], None], max_pending: int,
+                  shared: tuple[Any, ...] = ()) -> None:
     """Like :func:`run_all`, but take jobs from an iterator as they are needed: at most
-    ``max_pending`` are submitted and unfinished at once (jobs may carry rows in memory)."""
+    ``max_pending`` are submitted and unfinished at once (jobs may carry rows in memory).
+    Each call is ``fn(job, *shared)``."""
     pending: dict[Future[Any], Any] = {}
     try:
         for job in jobs:
-            pending[pool.submit(fn, job)] = job
+            pending[pool.submit(fn, job, *shared)] = job
             while len(pending) >= max_pending:
                 _finish_some(pending, on_done)
         while pending:

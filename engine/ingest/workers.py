@@ -412,8 +412,12 @@ class PartitionJob:
     lookup_order: int
 
 
-def write_partition(job: PartitionJob) -> tuple[int, list[tuple[int, str, int]]]:
-    """Run pass 2 on one partition; return its row count and its margin shards."""
+def write_partition(job: PartitionJob, pmap: PartitionMap | None = None
+                    ) -> tuple[int, list[tuple[int, str, int]]]:
+    """Run pass 2 on one partition; return its row count and its margin shards.
+
+    ``pmap`` is the partitions' sky lookup (built from the job when not given: a cluster
+    sends it to each worker once, a process pool's tasks build it)."""
     _release_memory_promptly()
     lo, hi = pixel_range(job.order, job.ipix)
     pieces = []
@@ -430,7 +434,8 @@ def write_partition(job: PartitionJob) -> tuple[int, list[tuple[int, str, int]]]
                    **final_write_options(job.schema, table))
     shards: list[tuple[int, str, int]] = []
     if job.margin_dir and job.ra and job.dec and table.num_rows:
-        pmap = PartitionMap(job.part_orders, job.part_ipixs, job.lookup_order)
+        if pmap is None:
+            pmap = PartitionMap(job.part_orders, job.part_ipixs, job.lookup_order)
         rows, targets = margin_targets(
             job.index, table.column(job.ra).to_numpy(), table.column(job.dec).to_numpy(),
             pmap, job.margin_arcsec)

@@ -10,8 +10,9 @@ import os
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -29,10 +30,12 @@ from engine.errors import (
 from engine.execute.base import Executor, ProgressSnapshot, QueryProgress
 from engine.execute.duck import MemoryBudget, default_memory_budget, open_database
 from engine.execute.local import LocalExecutor
+from engine.execute.placement import INLINE_MAX_ROWS, INLINE_MAX_TASKS
 from engine.merge import merge_partials
 from engine.plan import PlanOptions, QueryPlan, ResultColumn
 from engine.planning import Planner, data_dirs
 from engine.result import QueryResult, column_infos
+from engine.storage import CatalogLocation, is_url, mirror_metadata
 from engine.tap_schema import tap_schema_tables
 
 __all__ = ["Engine", "EngineOptions", "ProgressSnapshot", "QueryPlan", "QueryProgress",
@@ -54,6 +57,15 @@ class EngineOptions:
     """Time limit of a query when the caller gives none (None: no limit)."""
     dask_address: str | None = None
     """Scheduler address of a dask distributed cluster to run chunk tasks on (None: threads)."""
+    dask_inline_max_tasks: int = INLINE_MAX_TASKS
+    """With a dask cluster, plans of at most this many tasks ..."""
+    dask_inline_max_rows: int = INLINE_MAX_ROWS
+    """... reading at most this many rows (partition metadata) run in-process: the cluster's
+    round trip would cost more than it saves. 0 sends every plan that reads files there."""
+    storage_options: Mapping[str, Any] | None = None
+    """fsspec options of a data directory given as a URL (``s3://bucket/prefix``): e.g.
+    ``{"key": ..., "secret": ..., "client_kwargs": {"endpoint_url": ...}}``. None: the
+    driver's defaults (for s3, the ``AWS_*`` environment variables)."""
     memory_limit_bytes: int | None = None
     """Memory the running queries share (DuckDB's limit; beyond it they spill to
     ``spill_dir``, then fail with :class:`QueryLimitError`). None:
@@ -84,8 +96,12 @@ class Engine:
     """An embedded, spatially sharded catalog engine over one data directory."""
 
     def __init__(self, data_dir: Path, options: EngineOptions,
-                 executor: Executor | None = None) -> None:
+                 executor: Executor | None = None,
+                 location: CatalogLocation | None = None) -> None:
         self.data_dir = Path(data_dir)
+        self.location = location
+        """The catalog's URL when it is not on a local path (``data_dir`` is then the
+        local copy of its metadata)."""
         self.options = options
         self._lock = threading.Lock()
         self._tables: dict[str, PublishedTable] = {}
@@ -100,12 +116,17 @@ class Engine:
     @classmethod
     def open(cls, data_dir: str | Path, options: EngineOptions | None = None,
              executor: Executor | None = None) -> Engine:
-        """Open a data directory (created empty when missing)."""
+        """Open a data directory (created empty when missing), or a catalog at an fsspec URL
+        (``s3://bucket/prefix``, read with ``options.storage_options``)."""
+        options = options or EngineOptions()
+        if is_url(data_dir):
+            location = mirror_metadata(str(data_dir), options.storage_options)
+            return cls(location.local_root, options, executor, location)
         path = Path(data_dir)
         if path.exists() and not path.is_dir():
             raise CatalogError(f"Data directory {path} is a file; give a directory.")
         catalog.tables_dir(path).mkdir(parents=True, exist_ok=True)
-        return cls(path, options or EngineOptions(), executor)
+        return cls(path, options, executor)
 
     # -- catalog ------------------------------------------------------------------
     def _current_stamp(self) -> tuple[tuple[str, float], ...]:
@@ -146,11 +167,31 @@ class Engine:
             self._stamp = stamp
 
     def _make_executor(self, con: duckdb.DuckDBPyConnection, dirs: list[Path]) -> Executor:
+        """The dask executor when a cluster is configured (small plans still run here),
+        else threads; over a catalog URL both read its files through fsspec."""
+        inline: Executor
+        if self.location is not None:
+            from engine.execute.catalog_url import CatalogUrlExecutor
+
+            inline = CatalogUrlExecutor(self.location, workers=self.options.workers)
+        else:
+            inline = LocalExecutor(con, workers=self.options.workers)
         if self.options.dask_address:
             from engine.execute.dask import DaskExecutor
 
-            return DaskExecutor.connect(self.options.dask_address, dirs)
-        return LocalExecutor(con, workers=self.options.workers)
+            return DaskExecutor.connect(
+                self.options.dask_address, self.location or dirs, inline=inline,
+                tables=lambda: self._tables,
+                inline_max_tasks=self.options.dask_inline_max_tasks,
+                inline_max_rows=self.options.dask_inline_max_rows)
+        return inline
+
+    def _placed(self, plan: QueryPlan) -> QueryPlan:
+        """The plan, saying where its tasks run."""
+        placement = getattr(self._executor, "placement", None)
+        if placement is not None:
+            return replace(plan, placement=placement(plan.tasks).reason)
+        return replace(plan, placement=f"in-process ({self.options.workers} threads)")
 
     def tables(self) -> list[TableManifest]:
         """Return the published tables' manifests (TAP_SCHEMA not included)."""
@@ -238,7 +279,7 @@ class Engine:
         """Return how ``adql`` would run (chunks, SQL, merge) without running it."""
         self._refresh()
         assert self._planner is not None
-        return self._planner.plan(adql, maxrec=maxrec, uploads=uploads)
+        return self._placed(self._planner.plan(adql, maxrec=maxrec, uploads=uploads))
 
     def query(self, adql: str, *, maxrec: int | None = None,
               uploads: Mapping[str, pa.Table] | None = None, timeout_s: float | None = None,

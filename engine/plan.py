@@ -51,6 +51,8 @@ class QueryPlan:
     """Rows to keep of the concatenated task results when there is no merge (TOP)."""
     fallback: str | None = None
     """Why a ``single`` plan was not split into chunk tasks (None for other shapes)."""
+    placement: str = ""
+    """Where the tasks run and why (in-process or a dask cluster); set by the engine."""
 
     def explain(self) -> str:
         """Return a readable summary: mode, why single, chunks, the SQL of the first task
@@ -60,6 +62,8 @@ class QueryPlan:
             lines.append(f"why single: {self.fallback}")
         lines += [f"tasks: {len(self.tasks)}",
                   f"chunks: {sum(len(t.chunks) for t in self.tasks)} of {self.chunks_total}"]
+        if self.placement:
+            lines.append(f"runs: {self.placement}")
         if self.tasks:
             lines.append(f"task[0]: {self.tasks[0].sql}")
         if self.merge_sql:

@@ -32,10 +32,8 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None) as local:
-        yield local
+def cluster(dask_cluster):
+    return dask_cluster
 
 
 def _rows(table) -> list[tuple]:
@@ -48,11 +46,12 @@ def test_dask_workers_match_local_threads(data_dir: Path, cluster, adql: str) ->
     from engine.api import Engine, EngineOptions
 
     local = Engine.open(data_dir, EngineOptions(rows_per_task=300))
-    remote = Engine.open(data_dir, EngineOptions(rows_per_task=300,
+    remote = Engine.open(data_dir, EngineOptions(rows_per_task=300, dask_inline_max_rows=0,
                                                  dask_address=cluster.scheduler_address))
     try:
         plan = remote.plan(adql)
         assert len(plan.tasks) > 1, "the query should be split over several workers"
+        assert "dask cluster" in plan.explain()
         expected = local.query(adql).to_table()
         got = remote.query(adql).to_table()
         assert got.column_names == expected.column_names

@@ -27,15 +27,24 @@ def add_ingest_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-orphans", action="store_true",
                         help="drop child rows whose director is unknown instead of failing")
     parser.add_argument("--workers", type=int, help="worker processes (default: CPUs)")
+    parser.add_argument("--dask", metavar="ADDRESS",
+                        help="run the partitioning on this dask scheduler's workers "
+                             "(tcp://HOST:PORT); they must see DIR and the FILEs at the same "
+                             "paths")
+    parser.add_argument("--check", action="store_true",
+                        help="only validate the inputs (readable, columns, positions, table "
+                             "name, disk room): print a summary, write nothing; exit 0 or 2")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bar on stderr (default: only when it is a terminal)")
     parser.add_argument("files", nargs="+", metavar="FILE", help="input files")
 
 
 def run_ingest(args: argparse.Namespace) -> int:
-    """Run ``ingest`` and print a one-line summary."""
+    """Run ``ingest`` and print a one-line summary (``--check``: a summary of the inputs)."""
     from engine.ingest.api import ingest_files
 
+    if args.check:
+        return _run_check(args)
     start = time.monotonic()
     manifest = ingest_files(
         args.data_dir, args.table, args.files, ra=args.ra, dec=args.dec,
@@ -43,7 +52,7 @@ def run_ingest(args: argparse.Namespace) -> int:
         schema_yaml=args.schema_yaml, margin_arcsec=args.margin_arcsec,
         max_rows_per_partition=args.max_rows_per_partition, allow_orphans=args.allow_orphans,
         workers=args.workers,
-        progress="always" if args.progress else args.progress is None,
+        progress="always" if args.progress else args.progress is None, dask=args.dask,
     )
     seconds = time.monotonic() - start
     margin = sum(p.margin_nrows for p in manifest.partitions)
@@ -56,6 +65,18 @@ def run_ingest(args: argparse.Namespace) -> int:
         f"{parts}{extra}{dropped} in {seconds:.1f} s "
         f"({manifest.nrows / max(seconds, 1e-9):,.0f} rows/s)\n"
     )
+    return 0
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    """``ingest --check``: validate the inputs without writing (errors exit 2, in main)."""
+    from engine.ingest.preflight import check_inputs
+
+    report = check_inputs(
+        args.data_dir, args.table, args.files, ra=args.ra, dec=args.dec,
+        id_column=args.id_column, director=args.director, director_key=args.director_key,
+        schema_yaml=args.schema_yaml)
+    sys.stdout.write(report.summary() + "\n")
     return 0
 
 

@@ -89,7 +89,7 @@ def check_room(data_dir: Path, inputs: list[str], published: list[str], *,
     if room.needed > room.free:
         raise IngestError(
             f"Not enough free space on {room.where()}: this ingest needs at least about "
-            f"{_size_text(room.needed)} and {_size_text(room.free)} are free. Nothing was "
+            f"{size_text(room.needed)} and {size_text(room.free)} are free. Nothing was "
             "done; free some space there or use a data directory on a larger disk.")
     return room
 
@@ -153,8 +153,8 @@ def disk_full_error(room: DiskRoom) -> IngestError:
     """Return the one-line error of an ingest stopped by a full disk (staging removed)."""
     return IngestError(
         f"No space left on {room.where()}: the ingest needed more than the "
-        f"{_size_text(room.free)} free when it began (estimated at least "
-        f"{_size_text(room.needed)}). Nothing was published and its staging files were "
+        f"{size_text(room.free)} free when it began (estimated at least "
+        f"{size_text(room.needed)}). Nothing was published and its staging files were "
         "removed; free some space there or use a data directory on a larger disk.")
 
 
@@ -189,14 +189,14 @@ def _mount_of(path: Path) -> str:
     return f"{device} mounted at {mount}" if device else f"mounted at {mount}"
 
 
-def _size_text(nbytes: float) -> str:
+def size_text(nbytes: float) -> str:
     """Return a size for people.
 
     Examples
     --------
-    >>> _size_text(17_200_000)
+    >>> size_text(17_200_000)
     '17.2 MB'
-    >>> _size_text(3 * 10**12)
+    >>> size_text(3 * 10**12)
     '3.0 TB'
     """
     for unit in ("bytes", "kB", "MB", "GB", "TB"):

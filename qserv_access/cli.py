@@ -1,4 +1,4 @@
-"""The ``qserv-access`` command line: ingest, attach, query, serve, demo.
+"""The ``qserv-access`` command line: ingest, attach, check, query, serve, demo.
 
 Each sub-command lives in its own ``cli_<name>`` module, imported only when used, so
 ``qserv-access query`` does not pay for the web service's imports.
@@ -14,6 +14,7 @@ from collections.abc import Sequence
 COMMANDS: dict[str, str] = {
     "ingest": "qserv_access.cli_ingest",
     "attach": "qserv_access.cli_ingest",
+    "check": "qserv_access.cli_check",
     "query": "qserv_access.cli_query",
     "serve": "qserv_access.cli_serve",
     "demo": "qserv_access.cli_serve",

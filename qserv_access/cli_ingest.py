@@ -29,8 +29,8 @@ def add_ingest_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, help="worker processes (default: CPUs)")
     parser.add_argument("--dask", metavar="ADDRESS",
                         help="run the partitioning on this dask scheduler's workers "
-                             "(tcp://HOST:PORT); they must see DIR and the FILEs at the same "
-                             "paths")
+                             "(tcp://HOST:PORT); they must see the data directory and the FILEs at "
+                             "the same paths")
     parser.add_argument("--check", action="store_true",
                         help="only validate the inputs (readable, columns, positions, table "
                              "name, disk room): print a summary, write nothing; exit 0 or 2")

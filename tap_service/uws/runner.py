@@ -270,7 +270,7 @@ class JobRunner:
                 report = error_report(exc)
                 message = report.message
                 transient = report.transient or isinstance(exc, ResultStoreFullError)
-            self.store.update(job.job_id, held_by=lease, phase=Phase.ERROR, runner=None,
+            self.store.update(job.job_id, held_by=lease, phase=Phase.ERROR,
                               end_time=utcnow(), error_message=message,
                               error_transient=transient)
         finally:
@@ -311,7 +311,7 @@ class JobRunner:
         size = final.stat().st_size
         last = started.result.progress.snapshot()
         completed = self.store.update(
-            job.job_id, held_by=lease, phase=Phase.COMPLETED, end_time=utcnow(), runner=None,
+            job.job_id, held_by=lease, phase=Phase.COMPLETED, end_time=utcnow(),
             result_path=str(final), result_mime=started.fmt.mime,
             result_size=size, overflow=bool(started.result.overflow),
             chunks_done=last.chunks_total, chunks_total=last.chunks_total,

@@ -118,7 +118,8 @@ class Job:
     rows_done: int | None = None
     """Result rows written so far."""
     runner: str | None = None
-    """Replica executing the job (see :mod:`tap_service.uws.lease`); None when none is."""
+    """Replica executing the job, or that last ran it to its end (see
+    :mod:`tap_service.uws.lease`); None before it starts or when queued again."""
     heartbeat: datetime | None = None
     """When that replica last renewed its lease on the job."""
     attempts: int | None = None

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -18,8 +18,11 @@ ROOT = Path(__file__).resolve().parents[2]
 @contextlib.contextmanager
 def running_tap_server(data_dir: Path, work_dir: Path, port: int, *,
                        env: Mapping[str, str] | None = None,
-                       start_timeout_s: float = 60.0) -> Iterator[str]:
+                       start_timeout_s: float = 60.0,
+                       args: Sequence[str] = ()) -> Iterator[str]:
     """Start the service in a subprocess, wait until it answers, yield its TAP URL, stop it.
+
+    ``args`` are more options of ``qserv-access serve`` (``--workers 2``).
 
     The server log goes to ``work_dir/server.log``; its tail is in the error raised when
     the server exits or does not answer within ``start_timeout_s``.
@@ -32,7 +35,7 @@ def running_tap_server(data_dir: Path, work_dir: Path, port: int, *,
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "qserv_access.cli_serve", "--data-dir", str(data_dir),
-             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", *args],
             stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=ROOT)
         url = f"http://127.0.0.1:{port}/tap"
         try:

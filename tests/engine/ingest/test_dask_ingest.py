@@ -43,7 +43,7 @@ def _objects(data: Path, files: list[str], **where: Any) -> None:
 @pytest.fixture(scope="module")
 def client():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
+                                  dashboard_address="127.0.0.1:0") as cluster, \
             distributed.Client(cluster, set_as_default=False) as c:
         yield c
 
@@ -179,7 +179,8 @@ def test_worker_without_the_data_dir(inputs, tmp_path):
     hidden = tmp_path / "shared"
     data = hidden / "data"
     data.mkdir(parents=True)
-    with distributed.LocalCluster(n_workers=0, processes=True, dashboard_address=None) as cl, \
+    with distributed.LocalCluster(n_workers=0, processes=True,
+                                  dashboard_address="127.0.0.1:0") as cl, \
             distributed.Client(cl, set_as_default=False) as c:
         with pytest.raises(IngestError, match="has no workers"):
             _objects(data, inputs[0], dask=c)

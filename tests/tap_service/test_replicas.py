@@ -61,14 +61,19 @@ def replicas(store, postgres_url, tap_data_dir, shared):
     env = {"QSA_TAP_JOBS_DB": postgres_url, "QSA_TAP_WORK_DIR": str(shared / "work"),
            "QSA_TAP_JOB_LEASE": str(LEASE_S), "QSA_TAP_JOB_POLL_INTERVAL": "0.2",
            "QSA_TAP_MAX_ACTIVE_JOBS_PER_OWNER": str(MAX_ACTIVE)}
-    with ExitStack() as stack:
-        started = []
-        for name in ("a", "b"):
-            port = free_port()
-            url = stack.enter_context(running_tap_server(tap_data_dir, shared / name, port,
-                                                         env=env))
-            started.append(Replica(url, port))
-        yield started
+    ports = [free_port()]
+    while len(ports) < 2:
+        ports += [port for port in [free_port()] if port not in ports]
+    servers = [running_tap_server(tap_data_dir, shared / name, port, env=env)
+               for name, port in zip("ab", ports, strict=True)]
+    with ExitStack() as stack, ThreadPoolExecutor(2) as pool:
+        # Started together: each waits for its engine and its first answer.
+        starting = [pool.submit(server.__enter__) for server in servers]
+        for server, future in zip(servers, starting, strict=True):
+            if future.exception() is None:
+                stack.push(server)
+        urls = [future.result() for future in starting]
+        yield [Replica(url, port) for url, port in zip(urls, ports, strict=True)]
 
 
 def job_id_of(response: httpx.Response) -> str:

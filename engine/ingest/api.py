@@ -157,7 +157,7 @@ def ingest_files(
     publish (saying so on stderr), then adds its rows to that version.
     """
     spec = table_spec(table, ra, dec, id_column, director, director_key, margin_arcsec,
-                 max_rows_per_partition, allow_orphans)
+                      max_rows_per_partition, allow_orphans)
     if not files:
         raise IngestError("No input files given.")
     paths = tuple(str(Path(f).absolute() if dask is not None else Path(f)) for f in files)
@@ -224,7 +224,7 @@ def ingest_batches(
     (3000, 'deg')
     """
     spec = table_spec(table, ra, dec, id_column, director, director_key, margin_arcsec,
-                 max_rows_per_partition, allow_orphans)
+                      max_rows_per_partition, allow_orphans)
     if isinstance(batches, BatchSource):
         label = batches.name
         sample, _ = peek(batches.read_part(0), f"{label} part 0")

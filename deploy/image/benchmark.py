@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 import qserv_access
+from qserv_access.errors import QservAccessError
 
 CONE_ARCMIN = 1.0
 
@@ -84,6 +85,13 @@ def measure(run: Callable[[str], Any], adql: list[str], repeats: int) -> dict[st
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        return run(args)
+    except QservAccessError as exc:
+        raise SystemExit(f"qserv-access-benchmark: error: {exc}") from exc
+
+
+def run(args: argparse.Namespace) -> int:
     local = qserv_access.connect(args.data_dir)
     rows = sample_rows(local, args)
     targets = {"embedded": local}

@@ -118,7 +118,8 @@ def _qserv_access_parser() -> Any:
 
 
 @functools.cache
-def _benchmark_module() -> Any:
+def benchmark_module() -> Any:
+    """deploy/image/benchmark.py (the image's qserv-access-benchmark) as a module."""
     spec = importlib.util.spec_from_file_location("qsa_benchmark",
                                                   DEPLOY / "image" / "benchmark.py")
     assert spec is not None and spec.loader is not None
@@ -131,7 +132,7 @@ def _benchmark(argv: list[str]) -> str | None:
     stderr = io.StringIO()
     try:
         with contextlib.redirect_stderr(stderr):
-            _benchmark_module().parse_args(argv)
+            benchmark_module().parse_args(argv)
     except SystemExit as exc:
         return stderr.getvalue().strip().splitlines()[-1] if exc.code else None
     return None

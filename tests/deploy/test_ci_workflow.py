@@ -146,3 +146,12 @@ def _ignored(path: str) -> bool:
 def test_image_copies_files_that_reach_the_build(source: str) -> None:
     assert (ROOT / source).exists(), f"Dockerfile copies {source}, which does not exist"
     assert not _ignored(source), f".dockerignore leaves {source} out of the build context"
+
+
+def test_deploy_scripts_pass_ruff() -> None:
+    """deploy/'s Python (the benchmark step, CI's pyvo checks) is outside `make lint`'s paths."""
+    scripts = sorted(str(p) for p in (ROOT / "deploy").rglob("*.py"))
+    assert len(scripts) >= 2
+    done = subprocess.run([tool("ruff"), "check", *scripts], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -23,7 +23,8 @@ from tests.e2e.test_killed_server import BIG, poll, server_pid
 from tests.support.postgres import free_port
 from tests.support.tap_server import running_tap_server
 
-LEASE_S = 2.0
+LEASE_S = 3.0
+"""Short for a quick takeover, yet three missed renewals (one a second) on a busy machine."""
 MAX_ACTIVE = 8
 SMALL = "SELECT TOP 300 id, ra, dec FROM sky.objects ORDER BY id"
 SLOW_LIMIT_ID = 1500
@@ -136,7 +137,7 @@ def test_job_created_through_one_replica_is_run_read_and_fetched_through_the_oth
 
 
 def test_abort_through_one_replica_stops_the_query_running_on_the_other(replicas, store,
-                                                                        shared):
+                                                                        shared, record_property):
     job_id = job_id_of(httpx.post(replicas[0].url + "/async", data={
         "LANG": "ADQL", "QUERY": BIG, "MAXREC": "10000000", "PHASE": "RUN"}))
     running, other, _ = runner_of(store, replicas, job_id)
@@ -154,6 +155,7 @@ def test_abort_through_one_replica_stops_the_query_running_on_the_other(replicas
     # The replica running the query notices, stops writing and removes its partial file.
     poll(lambda: files_of(shared, job_id) == [], 5, "the running replica to stop the job")
     stopped_s = time.monotonic() - aborted_at
+    record_property("abort_to_stopped_s", round(stopped_s, 2))
     assert stopped_s < 2.5, f"the query ran on for {stopped_s:.1f} s after ABORT"
     time.sleep(0.5)
     assert files_of(shared, job_id) == []
@@ -206,7 +208,7 @@ def expected_slow_counts(tap_data_dir: Path) -> dict[int, int]:
 
 
 def test_replica_killed_mid_job_leaves_the_job_to_the_survivor(replicas, store, shared,
-                                                               tap_data_dir):
+                                                               tap_data_dir, record_property):
     # Last in this module: it kills one of the replicas.
     job_id = job_id_of(httpx.post(replicas[0].url + "/async", data={
         "LANG": "ADQL", "QUERY": SLOW, "PHASE": "RUN"}))
@@ -216,6 +218,7 @@ def test_replica_killed_mid_job_leaves_the_job_to_the_survivor(replicas, store, 
     assert httpx.get(survivor.job(job_id) + "/phase").text == "EXECUTING"
     assert wait_final(survivor, job_id) == "COMPLETED"
     recovered_s = time.monotonic() - killed_at
+    record_property("kill_to_completed_s", round(recovered_s, 2))
     job = store.get(job_id)
     assert job.attempts == 2 and job.runner != running and job.runner.split("/")[2] != str(pid)
     assert recovered_s >= LEASE_S  # the survivor waited for the lease to lapse

@@ -7,7 +7,13 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from tap_service.uws.lease import MAX_ATTEMPTS, holder_is_gone, new_replica_id, partial_name
+from tap_service.uws.lease import (
+    MAX_ATTEMPTS,
+    holder_is_gone,
+    new_replica_id,
+    partial_name,
+    take_back,
+)
 from tap_service.uws.store import JobStore, Lease, Phase, utcnow
 from tests.tap_service.test_job_store import _job, store  # noqa: F401 - the fixture
 
@@ -162,3 +168,23 @@ def test_job_database_from_before_leases_gets_the_columns(old_database):
         jobs.close()
     # A second opening finds nothing left to add.
     JobStore(old_database).close()
+
+
+def test_lapsed_job_is_queued_again_without_its_partial_then_fails_after_max_attempts(
+        store, tmp_path):  # noqa: F811
+    store.add(_job("j", phase=Phase.QUEUED))
+    folder = tmp_path / "jobs" / "j"
+    folder.mkdir(parents=True)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        lease = store.claim("j", "me", f"r{attempt}", max_per_owner=5)
+        assert lease == Lease(f"r{attempt}", attempt)
+        (folder / partial_name(attempt)).write_bytes(b"half a result")
+        store.update("j", heartbeat=utcnow() - timedelta(seconds=60))
+        assert take_back(store, store.get("j"), tmp_path / "jobs",
+                         lapsed_before=utcnow() - timedelta(seconds=30))
+        assert not (folder / partial_name(attempt)).exists()
+        if attempt < MAX_ATTEMPTS:
+            assert store.get("j").phase == Phase.QUEUED
+    job = store.get("j")
+    assert job.phase == Phase.ERROR and job.error_transient is False
+    assert f"stopped (killed or cut off) {MAX_ATTEMPTS} times" in job.error_message

@@ -196,3 +196,8 @@ def test_command_line_tool_reports_and_exits_non_zero(tmp_path: Path, kind_docs:
     written(tmp_path, kind_docs)
     assert main([str(tmp_path / "broken.yaml")]) == 1
     assert "[probes]" in capsys.readouterr().out
+
+
+def test_every_check_is_shown_to_fail() -> None:
+    """A new check needs a broken manifest above that it catches."""
+    assert {check for _, _, check, _ in BREAKAGES} == set(checks())

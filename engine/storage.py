@@ -22,7 +22,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -79,8 +79,10 @@ class CatalogLocation:
         return sql.replace("'" + str(self.local_root) + os.sep, "'" + self.url + "/")
 
     def task_to_url(self, task: ChunkTask) -> ChunkTask:
-        """Return ``task`` reading the catalog through its URL."""
-        return replace(task, sql=self.to_url(task.sql))
+        """Return ``task`` reading the catalog through its URL (its SQL alone: anything
+        else a task may carry names local files)."""
+        return ChunkTask(sql=self.to_url(task.sql), chunks=task.chunks,
+                         memory_tables=task.memory_tables)
 
 
 def filesystem(protocol: str, storage_options: Mapping[str, Any]) -> Any:

@@ -25,6 +25,37 @@ class ResultColumn:
     xtype: str | None = None
 
 
+SCAN_RELATION = "__scan"
+"""Name under which a :class:`ScanShare` SQL reads the rows of the partitions it is given."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScanShare:
+    """How a task of a full scan can ride a shared scan of its table (Qserv's shared scan).
+
+    :mod:`engine.execute.shared_scan` reads each partition's ``columns`` once for all the
+    queries scanning the table at the time, and runs ``sql`` over them.
+    """
+
+    table: str
+    """The table version scanned (its name and root): queries of one version share reads."""
+    files: tuple[str, ...]
+    """The task's partition files (absolute paths)."""
+    rows: tuple[int, ...]
+    """Rows of each file (sizes the steps of the scan)."""
+    columns: tuple[str, ...]
+    """The table's columns the SQL reads."""
+    row_bytes: tuple[int, ...]
+    """Estimated in-memory bytes per row of each column."""
+    sql: str
+    """The task's query over any subset of its partitions, read from :data:`SCAN_RELATION`
+    (a partial result the plan's merge, or ``merge_sql``, completes)."""
+    merge_sql: str | None = None
+    """Combines the results of ``sql`` over parts of the task into the task's own result
+    (a one-task plan, whose task runs the query itself); None: they need only
+    concatenating."""
+
+
 @dataclass(frozen=True, slots=True)
 class ChunkTask:
     """One unit of work: a self-contained SQL statement over some chunks' files."""
@@ -33,6 +64,9 @@ class ChunkTask:
     chunks: tuple[tuple[int, int], ...] = ()
     memory_tables: tuple[str, ...] = ()
     """Names of in-memory tables (uploads, TAP_SCHEMA) the SQL reads."""
+    scan: ScanShare | None = None
+    """Set when the task is part of a full scan that may share its reads with other
+    queries; ``sql`` alone always gives the same result."""
 
 
 @dataclass(frozen=True, slots=True)

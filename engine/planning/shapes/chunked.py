@@ -10,10 +10,10 @@ from __future__ import annotations
 from sqlglot import exp
 
 from engine.catalog import Partition, TableKind
-from engine.plan import ChunkTask, QueryPlan
+from engine.plan import SCAN_RELATION, ChunkTask, QueryPlan, ScanShare
 from engine.planning import constraints
 from engine.planning.analysis import Analysis, TableRef
-from engine.planning.bind import bind_tables, relation, substitute
+from engine.planning.bind import TableSource, bind_tables, relation, substitute
 from engine.planning.chunks import ChunkChooser, Ranges, combine_ranges, dec_band
 from engine.planning.partition_index import index_of
 from engine.planning.resolve import memory_names, table_key
@@ -49,6 +49,8 @@ def plan_chunked(analysis: Analysis, chooser: ChunkChooser) -> QueryPlan | str:
         parts = [p for p in parts if p.chunk_id in keep]
         ranges = combine_ranges(ranges, p_ranges)
     groups = chooser.groups(parts) or [[]]
+    full_scan = (partner is None and ranges is None and bool(parts)
+                 and _scans_whole_table(analysis, driver, len(parts)))
     assert driver.source.manifest is not None
     if len(groups) == 1:
         # One task sees every chosen chunk: it runs the query itself, with nothing to merge
@@ -57,13 +59,19 @@ def plan_chunked(analysis: Analysis, chooser: ChunkChooser) -> QueryPlan | str:
         if analysis.maxrec is not None:
             whole = exp.select(exp.Star()).from_(duck.subquery("__q")).limit(
                 analysis.maxrec + 1)
-        return analysis.plan(mode="chunked", merge_sql=None,
-                             tasks=(_task(analysis, whole, driver, groups[0], ranges),),
+        task = _task(analysis, whole, driver, groups[0], ranges)
+        if full_scan:
+            task = _with_share(analysis, task, driver, groups[0])
+        return analysis.plan(mode="chunked", merge_sql=None, tasks=(task,),
                              chunks_total=len(driver.source.manifest.partitions))
     split = split_select(duck, maxrec=analysis.maxrec)
     if split is None:
         return UNSPLITTABLE
     tasks = tuple(_task(analysis, split.partial, driver, group, ranges) for group in groups)
+    if full_scan:
+        template = _scan_sql(analysis, split.partial, driver.source)
+        tasks = tuple(_share(t, driver.source, g, template) for t, g in zip(tasks, groups,
+                                                                             strict=True))
     return analysis.plan(
         mode="chunked", tasks=tasks, row_limit=split.row_limit,
         merge_sql=split.merge.sql(dialect="duckdb") if split.merge is not None else None,
@@ -87,6 +95,82 @@ def _task(analysis: Analysis, partial: exp.Query, driver: TableRef, group: list[
     return ChunkTask(sql=bind_tables(partial, bind).sql(dialect="duckdb", copy=False),
                      chunks=tuple(p.chunk_id for p in group),
                      memory_tables=memory_names(partial, analysis.sources))
+
+
+def _scans_whole_table(analysis: Analysis, driver: TableRef, chosen: int) -> bool:
+    """Whether every task reads its partitions of the driver, and nothing else partitioned.
+
+    Such tasks may share their reads (:mod:`engine.execute.shared_scan`); a cone or id
+    lookup reads a few partitions and gains nothing from sharing.
+    """
+    assert driver.source.manifest is not None
+    if chosen != len(driver.source.manifest.partitions) or dec_band(driver) is not None:
+        return False
+    read = [analysis.sources[table_key(t)] for t in analysis.duck.find_all(exp.Table)
+            if table_key(t) in analysis.sources]
+    return (sum(s is driver.source for s in read) == 1
+            and not any(s.partitioned and s is not driver.source for s in read))
+
+
+_COLUMN_BYTES = {"bool": 1, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "halffloat": 2,
+                 "int32": 4, "uint32": 4, "float": 4, "float32": 4, "date32[day]": 4}
+"""In-memory bytes per value of fixed-width Arrow types narrower than 8 bytes."""
+
+STRING_BYTES = 32
+"""Bytes per value assumed for strings when sizing a shared scan's steps."""
+
+
+def _columns_read(tree: exp.Expr, source: TableSource) -> list[str]:
+    """The columns of ``source`` that ``tree`` may read (a superset: matched by name)."""
+    if any(not isinstance(star.parent, exp.Count) for star in tree.find_all(exp.Star)):
+        return [c.name for c in source.columns]
+    names = {c.name.lower() for c in tree.find_all(exp.Column)}
+    return [c.name for c in source.columns if c.name.lower() in names] or [
+        source.columns[0].name]
+
+
+def _scan_sql(analysis: Analysis, query: exp.Query, source: TableSource) -> tuple[str, ...]:
+    """``query`` reading ``source`` from :data:`SCAN_RELATION`, and the columns it reads."""
+    columns = _columns_read(query, source)
+    rows = exp.select(*[exp.column(c, quoted=True) for c in columns]).from_(
+        exp.to_identifier(SCAN_RELATION, quoted=True))
+
+    def bind(table: exp.Table) -> exp.Expr:
+        bound = analysis.sources[table_key(table)]
+        return substitute(table, rows.copy() if bound is source else relation(bound))
+
+    return (bind_tables(query, bind).sql(dialect="duckdb", copy=False), *columns)
+
+
+def _share(task: ChunkTask, source: TableSource, group: list[Partition],
+           template: tuple[str, ...], merge_sql: str | None = None) -> ChunkTask:
+    """``task`` with the :class:`ScanShare` of its partitions (``template``: SQL, columns)."""
+    assert source.published is not None
+    sql, *columns = template
+    types = {c.name: c.datatype for c in source.columns}
+    widths = tuple(STRING_BYTES if "string" in types[c] else _COLUMN_BYTES.get(types[c], 8)
+                   for c in columns)
+    share = ScanShare(table=f"{source.name}@{source.published.root}",
+                      files=tuple(source.files(group)), rows=tuple(p.nrows for p in group),
+                      columns=tuple(columns), row_bytes=widths, sql=sql, merge_sql=merge_sql)
+    return ChunkTask(sql=task.sql, chunks=task.chunks, memory_tables=task.memory_tables,
+                     scan=share)
+
+
+def _with_share(analysis: Analysis, task: ChunkTask, driver: TableRef,
+                group: list[Partition]) -> ChunkTask:
+    """The one task of a full scan, shareable when its query splits into an aggregate
+    partial and a merge (the partial then runs on each part of the scan)."""
+    duck = analysis.duck
+    assert isinstance(duck, exp.Select)
+    split = split_select(duck, maxrec=analysis.maxrec)
+    if split is None or split.merge is None:
+        return task
+    merge: exp.Query = split.merge
+    if analysis.maxrec is not None:
+        merge = exp.select(exp.Star()).from_(merge.subquery("__q")).limit(analysis.maxrec + 1)
+    return _share(task, driver.source, group, _scan_sql(analysis, split.partial, driver.source),
+                  merge.sql(dialect="duckdb"))
 
 
 def _director_pair(a: TableRef, b: TableRef) -> tuple[TableRef, TableRef] | None:

@@ -53,6 +53,10 @@ class EngineOptions:
     25 million in-process (DuckDB already spreads one task over every core, and fewer
     tasks mean less merging) and 2 million on dask (many tasks spread over workers)."""
     max_tasks: int = 64
+    shared_scans: bool = True
+    """Let concurrent full scans of one table share their reads (Qserv's shared scans):
+    each partition is read once for all the queries scanning it at the time. In-process
+    execution only; False runs each query's tasks on their own."""
     default_timeout_s: float | None = None
     """Time limit of a query when the caller gives none (None: no limit)."""
     dask_address: str | None = None
@@ -175,7 +179,9 @@ class Engine:
 
             inline = CatalogUrlExecutor(self.location, workers=self.options.workers)
         else:
-            inline = LocalExecutor(con, workers=self.options.workers)
+            inline = LocalExecutor(con, workers=self.options.workers,
+                                   shared_scans=self.options.shared_scans,
+                                   memory_bytes=self.options.memory_limit_bytes)
         if self.options.dask_address:
             from engine.execute.dask import DaskExecutor
 

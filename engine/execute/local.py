@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
@@ -26,6 +27,9 @@ from engine.execute.base import QueryProgress
 from engine.execute.duck import check_single_select
 from engine.plan import ChunkTask
 
+if TYPE_CHECKING:
+    from engine.execute.shared_scan import ScanScheduler
+
 BATCH_ROWS = 65_536
 """Rows per Arrow batch fetched from DuckDB: small enough to stream, big enough to be fast."""
 
@@ -41,12 +45,12 @@ class TaskCursor:
         for name in names:
             self.cursor.register(name, memory[name])
         check_single_select(self.cursor, sql)
-        with _translated_errors(self.cursor):
+        with translated_errors(self.cursor):
             self.relation = self.cursor.sql(sql)
 
     def reader(self, batch_rows: int = 65_536) -> pa.RecordBatchReader:
         """Start executing; return a streaming reader of the result."""
-        with _translated_errors(self.cursor):
+        with translated_errors(self.cursor):
             return self.relation.to_arrow_reader(batch_rows)
 
     def interrupt(self) -> None:
@@ -65,7 +69,7 @@ def run_sql(con: duckdb.DuckDBPyConnection, sql: str, memory: Mapping[str, pa.Ta
 
 
 @contextlib.contextmanager
-def _translated_errors(con: duckdb.DuckDBPyConnection | None = None) -> Iterator[None]:
+def translated_errors(con: duckdb.DuckDBPyConnection | None = None) -> Iterator[None]:
     """Turn DuckDB's exceptions into engine errors that say whose fault it is."""
     try:
         yield
@@ -162,7 +166,7 @@ def batches_of(cursor: TaskCursor, cancel: threading.Event) -> Iterator[pa.Recor
             raise QueryCancelledError("The query was cancelled.")
         reader = cursor.reader(BATCH_ROWS)
         sent = False
-        with _translated_errors(cursor.cursor):  # most of the work happens while reading
+        with translated_errors(cursor.cursor):  # most of the work happens while reading
             for batch in reader:
                 if cancel.is_set():
                     raise QueryCancelledError("The query was cancelled.")
@@ -177,12 +181,26 @@ def batches_of(cursor: TaskCursor, cancel: threading.Event) -> Iterator[pa.Recor
 
 
 class LocalExecutor:
-    """Runs tasks on threads; each gets its own cursor of the shared locked database."""
+    """Runs tasks on threads; each gets its own cursor of the shared locked database.
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, *, workers: int = 2) -> None:
+    With ``shared_scans``, the tasks of a full scan ride the table's shared scan
+    (:class:`~engine.execute.shared_scan.ScanScheduler`): concurrent scans of one table
+    read each partition once. ``memory_bytes`` is the engine's memory budget (a share of
+    it bounds the rows a shared scan holds).
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, *, workers: int = 2,
+                 shared_scans: bool = False, memory_bytes: int | None = None) -> None:
         self.con = con
         self.workers = max(1, workers)
         self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="qsa-chunk")
+        self.scans: ScanScheduler | None = None
+        if shared_scans:
+            from engine.execute.duck import default_memory_budget
+            from engine.execute.shared_scan import ScanScheduler
+
+            self.scans = ScanScheduler(con, memory_bytes=memory_bytes or default_memory_budget(),
+                                       workers=self.workers)
 
     def run(self, tasks: Sequence[ChunkTask], memory: Mapping[str, pa.Table], *,
             cancel: threading.Event,
@@ -191,6 +209,20 @@ class LocalExecutor:
         if cancel.is_set():
             raise QueryCancelledError("The query was cancelled before it started.")
         progress = progress or QueryProgress(tasks)
+        if self.scans is None or not self.scans.shareable(tasks):
+            yield from self._run_tasks(tasks, memory, cancel=cancel, progress=progress)
+        elif self.scans.claim(tasks):
+            yield from self.scans.run(tasks, memory, cancel=cancel, progress=progress)
+        else:
+            try:
+                yield from self._run_tasks(tasks, memory, cancel=cancel, progress=progress)
+            finally:
+                self.scans.unclaim(tasks)
+
+    def _run_tasks(self, tasks: Sequence[ChunkTask], memory: Mapping[str, pa.Table], *,
+                   cancel: threading.Event,
+                   progress: QueryProgress) -> Iterator[pa.RecordBatch]:
+        """Run each task on its own: one in this thread, several on the pool."""
         if len(tasks) == 1:
             cursor = run_sql(self.con, tasks[0].sql, memory, tasks[0].memory_tables)
             watcher = _interrupt_on(cancel, [cursor])
@@ -269,8 +301,10 @@ class LocalExecutor:
                     break
 
     def close(self) -> None:
-        """Stop the pool."""
+        """Stop the pool (and the shared scans' threads)."""
         self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.scans is not None:
+            self.scans.close()
 
 
 def _interrupt_on(cancel: threading.Event,

@@ -4,12 +4,13 @@ Each table being scanned has one *elevator*: a thread making circular passes ove
 table's partition files (in a fixed order). A query whose tasks carry a
 :class:`~engine.plan.ScanShare` *rides* it: it attaches at the elevator's current
 position and is carried round until it has seen every partition it needs. At each step
-the elevator reads the union of the columns its riders need from a run of partitions
-ONCE (into Arrow, counted against the scan memory) and runs each rider's SQL over those
-rows, so N concurrent scans read the bytes once instead of N times.
+the elevator reads the bytes of the union of its riders' columns in a run of partitions
+ONCE (in file order, counted against the scan memory) and then runs every rider's SQL over
+those partitions side by side, while it reads the next step: the riders' scans find the
+bytes in memory, so N concurrent scans read them from storage once instead of N times.
 
-A query riding alone runs its tasks' own SQL, one whole task a step, exactly as the
-unshared path would; sharing starts when a second query attaches. A rider's error or
+A scan of several tasks riding alone runs its tasks' own SQL, one whole task a step, as
+the unshared path would; a one-task scan alone does not ride at all. A rider's error or
 cancellation detaches that rider only.
 """
 
@@ -38,13 +39,15 @@ from engine.plan import SCAN_RELATION, ChunkTask, ScanShare
 from engine.planning.split import PARTIALS
 
 SCAN_MEMORY_FRACTION = 0.25
-"""Share of the engine's memory budget the partitions read for shared steps may hold at
-once (all tables together). The rows of a step live in Arrow, beside DuckDB's own limit,
-so this share is what the budget must leave free for them."""
+"""Share of the engine's memory budget that the steps of shared scans (all tables
+together, a step and the one read ahead of it) may hold at once, as estimated decoded
+bytes: the bytes read stay in the page cache, and the riders decode them inside DuckDB's
+own limit, so this bounds what the scans keep in memory beside the queries."""
 
 MAX_STEP_BYTES = 256 * 2**20
-"""Most bytes (estimated) one shared step reads: a few partitions of a large table, enough
-that running every rider's SQL once a step costs little, small enough to stay in cache."""
+"""Most bytes (estimated, decoded) one shared step reads: a few partitions of a large
+table, enough that starting every rider's SQL once a step costs little, small enough that
+the step stays in memory until its riders have read it."""
 
 READ_BYTES = 8 * 2**20
 """Bytes read at a time when a step reads its files (the buffer is reused)."""

@@ -1,0 +1,240 @@
+"""Shared-scan benchmark: four concurrent full-scan aggregates against one alone.
+
+Run ``python -m bench.bench_shared_scan --data-dir DIR --table SCHEMA.TABLE`` on an
+existing table (the billion-row one of notebook 02), or ``--rows N`` to build a synthetic
+table first (``qserv_access.synthetic_source``, ingested into a temporary folder that is
+removed at the end). For each of shared scans on and off (``EngineOptions.shared_scans``)
+it times, in turns, one full-scan aggregate alone and ``--clients`` threads on one engine
+each running a different full-scan aggregate at once (the time until the last finishes),
+and counts the partition reads of the shared runs (the scheduler's own counter). With
+``--cold`` (root only) the page cache is dropped before every timed run.
+
+Results go to ``bench/results/shared_scan.json`` and ``shared_scan.md`` (``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SYNTHETIC_TABLE = "bench.synth"
+
+AGGREGATES = (
+    "SELECT flags, COUNT(*) AS n, AVG(mag_r) AS mean_r, MIN(mag_g) AS min_g, "
+    "MAX(dec) AS max_dec FROM {t} GROUP BY flags",
+    "SELECT COUNT(mag_u) AS n, AVG(mag_u) AS mean_u, MAX(mag_u) AS max_u FROM {t}",
+    "SELECT MIN(ra) AS min_ra, MAX(ra) AS max_ra, SUM(mag_z) AS sum_z FROM {t} "
+    "WHERE dec > 0",
+    "SELECT COUNT(id) AS n, AVG(mag_i - mag_z) AS color FROM {t} WHERE mag_i < 22",
+)
+"""Four full-scan aggregates over different columns of the synthetic catalog's schema
+(``id, ra, dec, mag_u .. mag_z, flags``); the first is the one timed alone (notebook 02's)."""
+
+
+def drop_page_cache() -> None:
+    """Write back and drop the page cache (root only), so the next run reads the disk."""
+    subprocess.run(["sh", "-c", "sync; echo 3 > /proc/sys/vm/drop_caches"], check=True,
+                   capture_output=True, timeout=300)
+
+
+def build_synthetic(rows: int, root: Path) -> Path:
+    """Ingest ``rows`` synthetic rows into a data directory under ``root``."""
+    import qserv_access
+
+    data = root / "data"
+    source = qserv_access.synthetic_source(rows, seed=42)
+    qserv_access.ingest(data, SYNTHETIC_TABLE, source, ra="ra", dec="dec", id_column="id")
+    return data
+
+
+def run_once(engine: Any, adqls: list[str], cold: bool) -> tuple[float, list[Any]]:
+    """Wall seconds until every query of ``adqls`` (one thread each) finished; results."""
+    if cold:
+        drop_page_cache()
+    results: list[Any] = [None] * len(adqls)
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(adqls) + 1)
+
+    def client(i: int) -> None:
+        start.wait()
+        try:
+            results[i] = engine.query(adqls[i]).to_table()
+        except BaseException as exc:  # noqa: BLE001 -- reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(len(adqls))]
+    for t in threads:
+        t.start()
+    began = time.perf_counter()
+    start.wait()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return time.perf_counter() - began, results
+
+
+def storage_read_bytes() -> int:
+    """Bytes this process has read from storage (not the page cache), from /proc; 0 where
+    the kernel does not say."""
+    try:
+        text = Path("/proc/self/io").read_text()
+    except OSError:
+        return 0
+    return next((int(line.split()[1]) for line in text.splitlines()
+                 if line.startswith("read_bytes:")), 0)
+
+
+def canonical(table: Any) -> list[tuple[Any, ...]]:
+    """Rows sorted, floats rounded: equal results compare equal across summation orders."""
+    rows = [tuple(round(v, 6) if isinstance(v, float) else v for v in r.values())
+            for r in table.to_pylist()]
+    return sorted(rows, key=repr)
+
+
+def measure(data_dir: Path, table: str, *, clients: int, repeats: int, cold: bool,
+            rows_per_task: int | None = None) -> dict[str, Any]:
+    """Alone and together, shared scans on and off, in turns (the first run is a warm-up)."""
+    from engine.api import Engine, EngineOptions
+
+    adqls = [AGGREGATES[i % len(AGGREGATES)].format(t=table) for i in range(clients)]
+    engines = {mode: Engine.open(data_dir, EngineOptions(shared_scans=mode == "shared",
+                                                         rows_per_task=rows_per_task))
+               for mode in ("shared", "unshared")}
+    samples: dict[str, dict[str, list[float]]] = {
+        m: {"alone": [], "together": []} for m in engines}
+    answers: dict[str, list[Any]] = {}
+    reads: list[float] = []
+    disk: dict[str, list[int]] = {m: [] for m in engines}
+    partitions = len(engines["shared"].table(table).partitions)
+    try:
+        for i in range(repeats + 1):
+            order = list(engines) if i % 2 == 0 else list(reversed(engines))
+            for mode in order:
+                engine = engines[mode]
+                alone, _ = run_once(engine, adqls[:1], cold)
+                scans = engine._executor.scans if mode == "shared" else None
+                before = sum(scans.stats().reads.values()) if scans else 0
+                disk_before = storage_read_bytes()
+                together, got = run_once(engine, adqls, cold)
+                disk[mode].append(storage_read_bytes() - disk_before)
+                if scans is not None:
+                    reads.append((sum(scans.stats().reads.values()) - before) / partitions)
+                answers[mode] = [canonical(t) for t in got]
+                if i:
+                    samples[mode]["alone"].append(alone)
+                    samples[mode]["together"].append(together)
+    finally:
+        for engine in engines.values():
+            engine.close()
+    out: dict[str, Any] = {"partitions": partitions, "clients": clients, "queries": adqls,
+                           "same_results": answers["shared"] == answers["unshared"],
+                           "reads_per_partition_together": reads[1:] or reads}
+    for mode, got in samples.items():
+        alone, together = statistics.median(got["alone"]), statistics.median(got["together"])
+        out[mode] = {"alone_s": round(alone, 4), "together_s": round(together, 4),
+                     "together/alone": round(together / alone, 3),
+                     "storage_read_mb_together": [round(b / 1e6, 1) for b in disk[mode]],
+                     "all_alone_s": [round(x, 4) for x in got["alone"]],
+                     "all_together_s": [round(x, 4) for x in got["together"]]}
+    out["alone shared/unshared"] = round(out["shared"]["alone_s"] / out["unshared"]["alone_s"], 3)
+    out["together shared/unshared"] = round(
+        out["shared"]["together_s"] / out["unshared"]["together_s"], 3)
+    return out
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The results as a short Markdown report."""
+    r = results["measured"]
+    lines = [
+        "# Shared scans", "",
+        f"`{results['command']}`, {results['rows']:,} rows in {r['partitions']:,} partitions, "
+        f"{results['cpus']} CPUs, {'cold' if results['cold'] else 'warm'} cache, load average "
+        f"{results['load_average_at_start']} at the start. Medians of {results['repeats']} "
+        "runs in turns.", "",
+        f"| shared scans | one alone (s) | {r['clients']} at once (s) | at once / alone |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for mode in ("shared", "unshared"):
+        m = r[mode]
+        lines.append(f"| {'on' if mode == 'shared' else 'off'} | {m['alone_s']:.3f} | "
+                     f"{m['together_s']:.3f} | {m['together/alone']:.2f} |")
+    reads = r["reads_per_partition_together"]
+    lines += ["", f"- one alone, shared on / off: {r['alone shared/unshared']:.3f}",
+              f"- {r['clients']} at once, shared on / off: {r['together shared/unshared']:.3f}",
+              f"- partition reads per partition, {r['clients']} at once with sharing: "
+              f"{min(reads):.2f} to {max(reads):.2f}",
+              f"- bytes read from storage, {r['clients']} at once (MB, each run): shared "
+              f"{r['shared']['storage_read_mb_together']}, unshared "
+              f"{r['unshared']['storage_read_mb_together']}",
+              f"- same results on and off: {r['same_results']}", "", "Queries:", ""]
+    lines += [f"- `{q}`" for q in r["queries"]]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, help="an existing data directory")
+    parser.add_argument("--table", help="its table (with the synthetic catalog's columns)")
+    parser.add_argument("--rows", type=int, help="build a synthetic table of this many rows")
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cold", action="store_true",
+                        help="drop the page cache before every timed run (root only)")
+    parser.add_argument("--rows-per-task", type=int,
+                        help="EngineOptions.rows_per_task (default: the engine's)")
+    parser.add_argument("--out", type=Path, default=RESULTS / "shared_scan.json")
+    args = parser.parse_args()
+    if (args.data_dir is None) == (args.rows is None):
+        sys.exit("Give either --data-dir DIR --table T, or --rows N for a synthetic table.")
+    if args.data_dir is not None and not args.table:
+        sys.exit("--data-dir needs --table SCHEMA.TABLE (a table of that directory).")
+    if args.cold and os.geteuid() != 0:
+        sys.exit("--cold drops the page cache, which needs root; run without it or as root.")
+    load = [round(x, 2) for x in os.getloadavg()]
+    scratch = Path(tempfile.mkdtemp(prefix="qsa-shared-scan-")) if args.rows else None
+    try:
+        data_dir = build_synthetic(args.rows, scratch) if scratch else args.data_dir
+        table = args.table or SYNTHETIC_TABLE
+        measured = measure(data_dir, table, clients=args.clients, repeats=args.repeats,
+                           cold=args.cold, rows_per_task=args.rows_per_task)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    from engine.api import Engine
+
+    results = {
+        "command": " ".join(["python -m bench.bench_shared_scan", *sys.argv[1:]]),
+        "rows": args.rows or _rows(data_dir, table, Engine), "cpus": os.cpu_count(),
+        "machine": platform.platform(), "cold": args.cold, "repeats": args.repeats,
+        "rows_per_task": args.rows_per_task, "load_average_at_start": load,
+        "measured": measured,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1) + "\n")
+    args.out.with_suffix(".md").write_text(markdown(results))
+    print(markdown(results))
+
+
+def _rows(data_dir: Path, table: str, engine_class: Any) -> int:
+    engine = engine_class.open(data_dir)
+    try:
+        return int(engine.table(table).nrows)
+    finally:
+        engine.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -181,3 +181,27 @@ def test_worker_killed_mid_query_gives_the_complete_result(local, remote) -> Non
     assert "error" not in outcome, outcome.get("error")
     assert _rows(outcome["table"]) == _rows(expected)
     client.wait_for_workers(2, timeout=60)  # the nanny restarts it for the next tests
+
+
+def _die() -> None:
+    os._exit(1)  # a worker process killed by its task (as by the OOM killer)
+
+
+def test_task_that_keeps_killing_workers_is_a_transient_error(remote) -> None:
+    from engine.errors import ChunkUnavailableError
+    from engine.execute.dask import _result
+
+    client = remote._executor.client
+    before = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures)
+    client.run_on_scheduler(
+        lambda dask_scheduler: setattr(dask_scheduler, "allowed_failures", 0))
+    try:
+        future = client.submit(_die, pure=False)
+        distributed.wait([future], timeout=60)
+        with pytest.raises(ChunkUnavailableError, match="retry") as caught:
+            _result(future)
+        assert caught.value.transient
+    finally:
+        client.run_on_scheduler(
+            lambda dask_scheduler, n=before: setattr(dask_scheduler, "allowed_failures", n))
+        client.wait_for_workers(2, timeout=60)

@@ -171,13 +171,19 @@ class JobRunner:
             if len(self._running) >= self.settings.max_running_jobs:
                 return
             queued = self.store.with_phase(Phase.QUEUED)
+            # An owner whose claim failed (at its cap, or another replica was quicker) is
+            # tried again at the next round, not once per queued job of it.
+            passed: set[str] = set()
             for job in queued:
                 if len(self._running) >= self.settings.max_running_jobs:
                     break
+                if job.owner in passed:
+                    continue
                 lease = self.store.claim(
                     job.job_id, job.owner, self.replica_id,
                     max_per_owner=self.settings.max_running_jobs_per_owner)
                 if lease is None:
+                    passed.add(job.owner)
                     continue
                 signal = _JobSignal()
                 self._running[job.job_id] = (job.owner, signal, lease)

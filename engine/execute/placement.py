@@ -2,13 +2,14 @@
 
 Shipping a task to a dask worker has a cost of its own that does not shrink with the
 data (serialising the task and its result, two scheduler hops, the worker's thread
-switch). On a 2-worker LocalCluster of this project's 2-core machine
-(``python -m bench.bench_dask --overhead``) one empty task costed about 1.5 ms of
-throughput and a query of one task about 6 ms end to end; on the 16-core machine of
-issue 10 dask added about 25 ms to a 1' cone. DuckDB reads about 10 million rows a second
-a thread, so the round trip costs about as much as reading 10^5 to 2.5 * 10^5 rows; a
-plan smaller than a few hundred thousand rows cannot gain from more machines, and a
-cluster task smaller than that spends more time travelling than reading.
+switch). Measured with ``python -m bench.bench_dask --rows 1000000`` on a 2-worker
+LocalCluster of this project's 2-core machine under a load average of 8 to 11 (so an
+upper bound): an empty task 10 to 22 ms from submit to result, one chunk task
+(``SELECT 1`` on the worker's DuckDB) about 30 ms, 200 tasks at once about 12 ms each.
+On the 16-core machine of issue 10 dask added about 25 ms to a 1' cone. DuckDB reads
+about 10^7 rows a second a thread, so a round trip costs as much as reading 10^5 to
+3 * 10^5 rows: a plan smaller than a few hundred thousand rows cannot gain from more
+machines, and a cluster task smaller than that spends more time travelling than reading.
 """
 
 from __future__ import annotations

@@ -154,12 +154,6 @@ def run_tasks(tasks: tuple[ChunkTask, ...], memory: Mapping[str, pa.Table],
     return address, tables
 
 
-def run_task(task: ChunkTask, memory: Mapping[str, pa.Table],
-             read_dirs: tuple[str, ...]) -> pa.Table:
-    """Run one chunk task on a worker and return its rows."""
-    return run_tasks((task,), memory, read_dirs)[1][0]
-
-
 def interrupt_tasks(keys: Sequence[str]) -> int:
     """Interrupt the DuckDB statements of these cluster tasks in this worker (run there)."""
     with _RUNNING_LOCK:

@@ -133,7 +133,8 @@ class _Rider:
         """Set when the rider leaves: its reader detached, it failed or it finished."""
         self._lock = threading.Lock()
         self._running: set[int] = set()
-        self._cursor: TaskCursor | None = None
+        self._cursors: list[TaskCursor] = []
+        self._finished = False
 
     def stopped(self) -> bool:
         return self.stop.is_set() or self.cancel.is_set()
@@ -176,17 +177,29 @@ class _Rider:
     def complete(self) -> bool:
         return not any(self.pending)
 
-    def running_cursor(self, cursor: TaskCursor | None) -> None:
+    def finishing(self) -> bool:
+        """True once, for the caller that sees the rider complete first."""
         with self._lock:
-            self._cursor = cursor
+            if self._finished or any(self.pending):
+                return False
+            self._finished = True
+            return True
+
+    def running(self, cursor: TaskCursor, *, done: bool = False) -> None:
+        """Note that ``cursor`` runs this rider's statement (or, ``done``, no longer)."""
+        with self._lock:
+            if done:
+                self._cursors.remove(cursor)
+            else:
+                self._cursors.append(cursor)
 
     def leave(self) -> None:
         """Stop riding: interrupt its statement, stop counting its started tasks."""
         with self._lock:
             self.stop.set()
-            if self._cursor is not None:
+            for cursor in self._cursors:
                 with contextlib.suppress(duckdb.Error):
-                    self._cursor.interrupt()
+                    cursor.interrupt()
             for _task in self._running:
                 self.progress.task_stopped()
             self._running.clear()
@@ -208,8 +221,8 @@ class _Rider:
 class _Step:
     files: tuple[str, ...]
     riders: tuple[_Rider, ...]
-    task: int | None = None
-    """A lone rider's untouched task to run whole (by its own SQL)."""
+    tasks: tuple[int, ...] = ()
+    """A lone rider's untouched tasks to run whole (each by its own SQL, side by side)."""
 
 
 class _Elevator:
@@ -247,11 +260,16 @@ class _Elevator:
         ring = (self.order[(start + k) % n] for k in range(n))
         if len(active) == 1 and active[0].untouched and len(active[0].tasks) > 1:
             rider = active[0]
+            # As many untouched tasks as the unshared path runs at once, from the position on.
+            chosen: dict[int, str] = {}
             for path in ring:
                 task = rider.task_of.get(path)
-                if task in rider.untouched:
-                    assert task is not None
-                    return _Step((path,), (rider,), task)
+                if task is not None and task in rider.untouched and task not in chosen:
+                    chosen[task] = path
+                    if len(chosen) == self.scheduler.workers:
+                        break
+            if chosen:
+                return _Step(tuple(chosen.values()), (rider,), tuple(chosen))
         for k in range(n):
             first = self.order[(start + k) % n]
             riders = tuple(r for r in active if r.needs(first))
@@ -306,15 +324,15 @@ class _Elevator:
                     return
             with scheduler.cond:
                 scheduler.record(self.table, step)  # the riders not stopped meanwhile
-            if step.task is not None:
-                self._run_whole(step.riders[0], step.task)
+            if step.tasks:
+                self._run_whole(step.riders[0], step.tasks)
             else:
                 held = read.result() if read is not None else self._read(step)
                 if held is not None:
                     with scheduler.cond:
                         self.last = step.files[-1]
                         following = self._next(exclude=set(step.files))
-                    if following is not None and following.task is None:
+                    if following is not None and not following.tasks:
                         ahead = (following, scheduler.reader.submit(self._read, following))
                     try:
                         self._serve(step)
@@ -324,15 +342,20 @@ class _Elevator:
                 self.last = step.files[-1]
                 scheduler.cond.notify_all()
 
-    def _run_whole(self, rider: _Rider, task_index: int) -> None:
-        """A lone rider's untouched task, by its own SQL (as the unshared path runs it)."""
+    def _run_whole(self, rider: _Rider, tasks: tuple[int, ...]) -> None:
+        """A lone rider's untouched tasks, by their own SQL (as the unshared path runs them,
+        side by side)."""
+        for done in [self.scheduler.pool.submit(self._run_task, rider, t) for t in tasks]:
+            done.result()
+
+    def _run_task(self, rider: _Rider, task_index: int) -> None:
         task = rider.tasks[task_index]
         assert task.scan is not None
         rider.begin({task_index})
         cursor = None
         try:
             cursor = run_sql(self.scheduler.con, task.sql, rider.memory, task.memory_tables)
-            rider.running_cursor(cursor)
+            rider.running(cursor)
             for batch in batches_of(cursor, rider.cancel):
                 if not rider.put(batch):
                     return
@@ -342,8 +365,8 @@ class _Elevator:
         except Exception as exc:  # noqa: BLE001 -- rider boundary: that query fails alone
             rider.fail(exc)
         finally:
-            rider.running_cursor(None)
             if cursor is not None:
+                rider.running(cursor, done=True)
                 cursor.close()
 
     def _read(self, step: _Step) -> int | None:
@@ -380,7 +403,7 @@ class _Elevator:
         try:
             cursor = ScanCursor(self.scheduler.con, rider.share.sql, files, rider.memory,
                                 self._memory_names(rider))
-            rider.running_cursor(cursor)
+            rider.running(cursor)
             for batch in batches_of(cursor, rider.cancel):
                 if rider.merge_sql is not None:
                     rider.partials.append(batch)
@@ -390,8 +413,8 @@ class _Elevator:
         except Exception as exc:  # noqa: BLE001 -- rider boundary: that query fails alone
             rider.fail(exc)
         finally:
-            rider.running_cursor(None)
             if cursor is not None:
+                rider.running(cursor, done=True)
                 cursor.close()
 
     @staticmethod
@@ -400,7 +423,7 @@ class _Elevator:
 
     def _finish(self, rider: _Rider) -> None:
         """When ``rider`` has seen every partition: merge its parts if it must, then end."""
-        if rider.stopped() or not rider.complete():
+        if rider.stopped() or not rider.finishing():
             return
         try:
             if rider.merge_sql is not None and rider.partials:
@@ -418,12 +441,12 @@ class _Elevator:
         rider.partials = []
         cursor = run_sql(self.scheduler.con, rider.merge_sql, {PARTIALS: table}, [PARTIALS])
         try:
-            rider.running_cursor(cursor)
+            rider.running(cursor)
             for batch in batches_of(cursor, rider.cancel):
                 if not rider.put(batch):
                     return
         finally:
-            rider.running_cursor(None)
+            rider.running(cursor, done=True)
             cursor.close()
 
 
@@ -444,7 +467,8 @@ class ScanScheduler:
     def __init__(self, con: duckdb.DuckDBPyConnection, *, memory_bytes: int,
                  workers: int = 2) -> None:
         self.con = con
-        self.pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="qsa-scan-ride")
+        self.workers = max(1, workers)
+        self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="qsa-scan-ride")
         """Runs the riders of a step side by side."""
         self.reader = ThreadPoolExecutor(1, thread_name_prefix="qsa-scan-read")
         """Reads the next step while the riders of one run."""
@@ -574,7 +598,7 @@ class ScanScheduler:
         self._step_count += 1
         self._steps.append(ScanStep(table, step.files,
                                     tuple(r.ident for r in step.riders if not r.stopped()),
-                                    step.task is not None))
+                                    bool(step.tasks)))
 
     # -- instrumentation and control --------------------------------------------------
     def stats(self) -> ScanStats:

@@ -3,6 +3,8 @@ dask workers and in-process: the same rows as from the local folder it was uploa
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,7 +44,7 @@ def s3():
 
 
 @pytest.fixture(scope="module")
-def catalog(tmp_path_factory: pytest.TempPathFactory, s3) -> tuple[Path, str]:
+def catalog(tmp_path_factory: pytest.TempPathFactory, s3) -> Iterator[tuple[Path, str]]:
     """A small ingested catalog, in a local folder and uploaded to the bucket."""
     from engine.ingest.api import ingest_files
 
@@ -52,7 +54,11 @@ def catalog(tmp_path_factory: pytest.TempPathFactory, s3) -> tuple[Path, str]:
                  id_column="id", max_rows_per_partition=1000, progress=False)
     fs = s3fs.S3FileSystem(**s3)
     fs.put(str(root / "data" / "tables"), f"{BUCKET}/cat/tables", recursive=True)
-    return root / "data", f"s3://{BUCKET}/cat"
+    url = f"s3://{BUCKET}/cat"
+    yield root / "data", url
+    from engine.storage import mirror_metadata
+
+    shutil.rmtree(mirror_metadata(url, s3).local_root)  # the engine's metadata copy
 
 
 def _rows(table) -> list[tuple]:

@@ -106,7 +106,8 @@ def canonical(table: Any) -> list[tuple[Any, ...]]:
 
 def measure(data_dir: Path, table: str, *, clients: int, repeats: int, cold: bool,
             rows_per_task: int | None = None) -> dict[str, Any]:
-    """Alone and together, shared scans on and off, in turns (the first run is a warm-up)."""
+    """Alone and together, shared scans on and off, in turns (the first run is a warm-up,
+    except cold: every run then starts from an empty page cache)."""
     from engine.api import Engine, EngineOptions
 
     adqls = [AGGREGATES[i % len(AGGREGATES)].format(t=table) for i in range(clients)]
@@ -120,7 +121,8 @@ def measure(data_dir: Path, table: str, *, clients: int, repeats: int, cold: boo
     disk: dict[str, list[int]] = {m: [] for m in engines}
     partitions = len(engines["shared"].table(table).partitions)
     try:
-        for i in range(repeats + 1):
+        warmup = 0 if cold else 1
+        for i in range(repeats + warmup):
             order = list(engines) if i % 2 == 0 else list(reversed(engines))
             for mode in order:
                 engine = engines[mode]
@@ -133,7 +135,7 @@ def measure(data_dir: Path, table: str, *, clients: int, repeats: int, cold: boo
                 if scans is not None:
                     reads.append((sum(scans.stats().reads.values()) - before) / partitions)
                 answers[mode] = [canonical(t) for t in got]
-                if i:
+                if i >= warmup:
                     samples[mode]["alone"].append(alone)
                     samples[mode]["together"].append(together)
     finally:
@@ -141,12 +143,12 @@ def measure(data_dir: Path, table: str, *, clients: int, repeats: int, cold: boo
             engine.close()
     out: dict[str, Any] = {"partitions": partitions, "clients": clients, "queries": adqls,
                            "same_results": answers["shared"] == answers["unshared"],
-                           "reads_per_partition_together": reads[1:] or reads}
+                           "reads_per_partition_together": reads[warmup:] or reads}
     for mode, got in samples.items():
         alone, together = statistics.median(got["alone"]), statistics.median(got["together"])
         out[mode] = {"alone_s": round(alone, 4), "together_s": round(together, 4),
                      "together/alone": round(together / alone, 3),
-                     "storage_read_mb_together": [round(b / 1e6, 1) for b in disk[mode]],
+                     "storage_read_mb_together": [round(b / 1e6, 1) for b in disk[mode][warmup:]],
                      "all_alone_s": [round(x, 4) for x in got["alone"]],
                      "all_together_s": [round(x, 4) for x in got["together"]]}
     out["alone shared/unshared"] = round(out["shared"]["alone_s"] / out["unshared"]["alone_s"], 3)

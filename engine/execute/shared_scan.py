@@ -345,7 +345,9 @@ class _Elevator:
     def _run_whole(self, rider: _Rider, tasks: tuple[int, ...]) -> None:
         """A lone rider's untouched tasks, by their own SQL (as the unshared path runs them,
         side by side)."""
-        for done in [self.scheduler.pool.submit(self._run_task, rider, t) for t in tasks]:
+        others = [self.scheduler.pool.submit(self._run_task, rider, t) for t in tasks[1:]]
+        self._run_task(rider, tasks[0])  # one here: a thread hand-off less a step
+        for done in others:
             done.result()
 
     def _run_task(self, rider: _Rider, task_index: int) -> None:
@@ -394,7 +396,10 @@ class _Elevator:
             self._ride(rider, step.files)
             self._finish(rider)
 
-        for done in [self.scheduler.pool.submit(ride, r) for r in riders]:
+        others = [self.scheduler.pool.submit(ride, r) for r in riders[1:]]
+        if riders:
+            ride(riders[0])  # one here: a thread hand-off less a step
+        for done in others:
             done.result()
 
     def _ride(self, rider: _Rider, files: tuple[str, ...]) -> None:

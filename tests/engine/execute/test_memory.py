@@ -28,7 +28,7 @@ allocator slack (626 MB was seen on a loaded machine); half the kill line, a six
 the same query took without a budget."""
 
 CHILD = """
-import json, resource, sys
+import json, sys
 from engine.api import Engine, EngineOptions
 from engine.errors import QueryLimitError
 
@@ -40,7 +40,11 @@ try:
 except QueryLimitError as exc:
     out = {"error": str(exc)}
 engine.close()
-out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so it would report the
+# forking pytest process's size when that is larger than this query's.
+with open("/proc/self/status") as status:
+    hwm_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+out["peak_rss_mb"] = hwm_kb / 1024
 print(json.dumps(out))
 """
 

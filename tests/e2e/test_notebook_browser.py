@@ -145,7 +145,7 @@ def test_quickstart_runs_in_jupyterlab_and_its_widgets_render(lab_url, browser, 
         return texts if len(texts) >= 2 and all(
             ("Done" in t or "Cancelled" in t) for t in texts) else []
 
-    bars = _until(finished_bars, 60, "both job bars to show their final state")
+    bars = _until(finished_bars, 180, "both job bars to show their final state")
     assert "COMPLETED" in bars[0] and "chunks" in bars[0] and "rows" in bars[0]
     assert "ABORTED" in bars[1] and "Cancelled" in bars[1]
     def panel_page() -> list[str]:

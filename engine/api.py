@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from engine import catalog
+from engine import catalog, id_index
 from engine.adql.geometry import GEOMETRY_MACROS
 from engine.adql.validate import locate_name, snippet
 from engine.catalog import PublishedTable, TableManifest
@@ -219,13 +219,17 @@ class Engine:
         manifest = table.manifest
         if manifest.id_index is None or manifest.id_column is None:
             return None
-        assert self._con is not None
+        path = str(table.resolve(manifest.id_index))
+        found = id_index.lookup(path, manifest.id_column, ids)
+        if found is not None:
+            return found
+        assert self._con is not None  # the index cannot answer alone: stream it with DuckDB
         cursor = self._con.cursor()
         try:
             rows = cursor.execute(
                 f'SELECT "_healpix_29" FROM read_parquet($path) WHERE "{manifest.id_column}" IN '
                 "(SELECT UNNEST($ids))",
-                {"path": str(table.resolve(manifest.id_index)), "ids": ids}).fetchall()
+                {"path": path, "ids": ids}).fetchall()
         except duckdb.Error:
             return None
         finally:

@@ -1,0 +1,92 @@
+"""Id lookups that read only the row groups of the id index that can hold the ids.
+
+A table's ``id_index.parquet`` is sorted by id in row groups of 262,144 rows. At a billion
+rows that is ~3,800 row groups and a footer of several MB: reading it for every lookup
+(as a ``read_parquet`` query does) costs tens of milliseconds. Here each index's footer
+and its row groups' first ids are read once and kept, so a lookup costs a bisection per
+id and one row-group read per distinct row group.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from engine.sky.healpix import SPATIAL_INDEX_COLUMN
+
+MAX_ROW_GROUPS = 64
+"""A lookup needing more row groups than this (16M index rows, ~256 MB) returns None: the
+caller then reads the index with a streaming query instead of holding it in memory."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Ranges:
+    """An index's footer and each row group's smallest and largest id."""
+
+    metadata: pq.FileMetaData
+    kind: type
+    firsts: list[Any]
+    lasts: list[Any]
+
+
+@functools.lru_cache(maxsize=64)
+def _ranges(path: str, id_column: str) -> _Ranges | None:
+    """Read the footer of the index at ``path`` (published files never change)."""
+    metadata = pq.read_metadata(path)
+    field = metadata.schema.to_arrow_schema().field(id_column)
+    if pa.types.is_integer(field.type):
+        kind: type = int
+    elif pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+        kind = str
+    else:
+        return None
+    column = metadata.schema.names.index(id_column)
+    firsts, lasts = [], []
+    for g in range(metadata.num_row_groups):
+        stats = metadata.row_group(g).column(column).statistics
+        if stats is None or not stats.has_min_max:
+            return None
+        firsts.append(stats.min)
+        lasts.append(stats.max)
+    if any(b < a for a, b in zip(lasts, firsts[1:], strict=False)):
+        return None  # not sorted by id: bisection would miss rows
+    return _Ranges(metadata, kind, firsts, lasts)
+
+
+def lookup(path: str, id_column: str, ids: list[int | str]) -> list[int] | None:
+    """Return the sorted ``_healpix_29`` values of the rows whose id is in ``ids``.
+
+    None when this cannot answer (ids of another type than the index's, an index without
+    row-group statistics, or ids spread over more than :data:`MAX_ROW_GROUPS` row groups).
+
+    >>> import pyarrow as pa, pyarrow.parquet as pq, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "id_index.parquet")
+    >>> pq.write_table(pa.table({"id": [1, 5, 9], "_healpix_29": [30, 10, 20]}), path,
+    ...                row_group_size=2)
+    >>> lookup(path, "id", [9, 1, 4])
+    [20, 30]
+    >>> lookup(path, "id", ["9"]) is None
+    True
+    """
+    ranges = _ranges(path, id_column)
+    if ranges is None or not all(type(i) is ranges.kind for i in ids):
+        return None
+    groups = set()
+    for value in ids:
+        g = bisect.bisect_right(ranges.firsts, value) - 1
+        if g >= 0 and value <= ranges.lasts[g]:
+            groups.add(g)
+    if len(groups) > MAX_ROW_GROUPS:
+        return None
+    if not groups:
+        return []
+    rows = pq.ParquetFile(path, metadata=ranges.metadata).read_row_groups(
+        sorted(groups), columns=[id_column, SPATIAL_INDEX_COLUMN])
+    found = pc.is_in(rows[id_column], value_set=pa.array(ids, rows.schema.field(id_column).type))
+    return sorted(set(rows[SPATIAL_INDEX_COLUMN].filter(found).to_pylist()))

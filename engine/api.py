@@ -53,10 +53,14 @@ class EngineOptions:
     25 million in-process (DuckDB already spreads one task over every core, and fewer
     tasks mean less merging) and 2 million on dask (many tasks spread over workers)."""
     max_tasks: int = 64
-    shared_scans: bool = True
+    shared_scans: bool = False
     """Let concurrent full scans of one table share their reads (Qserv's shared scans):
     each partition is read once for all the queries scanning it at the time. In-process
-    execution only; False runs each query's tasks on their own."""
+    execution only. Off by default: it saves storage reads, not decoding, and on the
+    2-core development machine four concurrent scans of the billion-row table took 1.21x
+    as long with it as without (bench/results/shared_scan_billion.md), the columns read
+    coming mostly from the page cache either way. Worth turning on where storage, not
+    CPU, limits scans (network storage, tables many times the RAM)."""
     default_timeout_s: float | None = None
     """Time limit of a query when the caller gives none (None: no limit)."""
     dask_address: str | None = None

@@ -54,7 +54,7 @@ def oracle(raw: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 @pytest.fixture(scope="module")
 def engine(data_dir: Path) -> Iterator[Engine]:
     """Many small tasks per scan (a table larger than one task, as at a billion rows)."""
-    eng = Engine.open(data_dir, EngineOptions(rows_per_task=100, workers=2))
+    eng = Engine.open(data_dir, EngineOptions(rows_per_task=100, workers=2, shared_scans=True))
     _scans(eng).step_bytes = 40_000  # a few partitions a step: passes of several steps
     yield eng
     eng.close()
@@ -62,8 +62,8 @@ def engine(data_dir: Path) -> Iterator[Engine]:
 
 @pytest.fixture(scope="module")
 def one_task_engine(data_dir: Path) -> Iterator[Engine]:
-    """Default options: a scan of this table is one task."""
-    eng = Engine.open(data_dir, EngineOptions(workers=2))
+    """Default task sizes: a scan of this table is one task."""
+    eng = Engine.open(data_dir, EngineOptions(workers=2, shared_scans=True))
     _scans(eng).step_bytes = 40_000
     yield eng
     eng.close()

@@ -98,8 +98,9 @@ def storage_read_bytes() -> int:
 
 
 def canonical(table: Any) -> list[tuple[Any, ...]]:
-    """Rows sorted, floats rounded: equal results compare equal across summation orders."""
-    rows = [tuple(round(v, 6) if isinstance(v, float) else v for v in r.values())
+    """Rows sorted, floats to 9 significant digits: equal results compare equal across
+    summation orders (a sum of 1e9 floats differs in its last bits with the order)."""
+    rows = [tuple(float(f"{v:.9g}") if isinstance(v, float) else v for v in r.values())
             for r in table.to_pylist()]
     return sorted(rows, key=repr)
 

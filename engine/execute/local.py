@@ -46,7 +46,11 @@ class TaskCursor:
             self.cursor.register(name, memory[name])
         check_single_select(self.cursor, sql)
         with translated_errors(self.cursor):
-            self.relation = self.cursor.sql(sql)
+            self.relation = self._bind(sql)
+
+    def _bind(self, sql: str) -> duckdb.DuckDBPyRelation:
+        """The statement's relation on this cursor (its tables already registered)."""
+        return self.cursor.sql(sql)
 
     def reader(self, batch_rows: int = 65_536) -> pa.RecordBatchReader:
         """Start executing; return a streaming reader of the result."""

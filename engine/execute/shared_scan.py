@@ -33,8 +33,7 @@ import pyarrow.parquet as pq
 
 from engine.errors import ChunkUnavailableError, EngineError, QueryCancelledError
 from engine.execute.base import QueryProgress
-from engine.execute.duck import check_single_select
-from engine.execute.local import TaskCursor, batches_of, run_sql, translated_errors
+from engine.execute.local import TaskCursor, batches_of, run_sql
 from engine.plan import SCAN_RELATION, ChunkTask, ScanShare
 from engine.planning.split import PARTIALS
 
@@ -641,14 +640,14 @@ class ScanCursor(TaskCursor):
 
     def __init__(self, con: duckdb.DuckDBPyConnection, sql: str, files: Sequence[str],
                  memory: Mapping[str, pa.Table], names: Sequence[str]) -> None:
-        self.cursor = con.cursor()
-        for name in names:
-            self.cursor.register(name, memory[name])
-        check_single_select(self.cursor, sql)
-        with translated_errors(self.cursor):
-            relation = self.cursor.read_parquet(list(files)).query(SCAN_RELATION, sql)
+        self.files = list(files)
+        super().__init__(con, sql, memory, names)
+
+    def _bind(self, sql: str) -> duckdb.DuckDBPyRelation:
+        """The SQL over the files, bound as ``__scan``."""
+        relation = self.cursor.read_parquet(self.files).query(SCAN_RELATION, sql)
         assert relation is not None  # a SELECT always has a result relation
-        self.relation = relation
+        return relation
 
 
 def column_ranges(path: str, columns: Sequence[str]) -> list[tuple[int, int]]:

@@ -11,17 +11,22 @@ test's temporary folder so that ``make test`` leaves the tree clean.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support import waiting
+
+# A browser round trip per check: look five times a second, not fifty.
+wait_until = functools.partial(waiting.wait_until, interval_s=0.2)
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "01_quickstart.ipynb"
@@ -33,16 +38,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _until(check: Callable[[], object], deadline_s: float, what: str) -> object:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {deadline_s:.0f} s waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +69,7 @@ def lab_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             return False
 
     try:
-        _until(up, 90, "JupyterLab to answer")
+        wait_until(up, 90, "JupyterLab to answer")
         yield url
     finally:
         lab.terminate()
@@ -117,7 +112,7 @@ def _click_menu(driver: object, menu: str, label: str) -> None:
         return next((e for e in driver.find_elements(By.CSS_SELECTOR, ".lm-Menu-item")
                      if e.text.strip().startswith(label)), None)
 
-    _until(entry, 30, f"the menu entry {menu} > {label}").click()
+    wait_until(entry, 30, f"the menu entry {menu} > {label}").click()
 
 
 def test_quickstart_runs_in_jupyterlab_and_its_widgets_render(lab_url, browser, tmp_path) -> None:
@@ -125,11 +120,11 @@ def test_quickstart_runs_in_jupyterlab_and_its_widgets_render(lab_url, browser, 
 
     driver = browser
     driver.get(f"{lab_url}/lab/tree/notebooks/{NOTEBOOK.name}?token={TOKEN}")
-    _until(lambda: driver.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell"), 120,
-           "the notebook to open")
-    _until(lambda: "Idle" in driver.find_element(By.TAG_NAME, "body").text
-           or driver.find_elements(By.CSS_SELECTOR, ".jp-Notebook-ExecutionIndicator"),
-           120, "the kernel to start")
+    wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell"), 120,
+               "the notebook to open")
+    wait_until(lambda: "Idle" in driver.find_element(By.TAG_NAME, "body").text
+               or driver.find_elements(By.CSS_SELECTOR, ".jp-Notebook-ExecutionIndicator"),
+               120, "the kernel to start")
     _click_menu(driver, "Run", "Run All Cells")
 
     def all_ran() -> bool:
@@ -137,7 +132,7 @@ def test_quickstart_runs_in_jupyterlab_and_its_widgets_render(lab_url, browser, 
                                                         ".jp-CodeCell .jp-InputPrompt")]
         return bool(prompts) and all(p.strip() not in ("", "[ ]:", "[*]:") for p in prompts)
 
-    _until(all_ran, 240, "every cell to run")
+    wait_until(all_ran, 240, "every cell to run")
 
     def finished_bars() -> list[str]:
         bars = driver.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output .qsa-job-bar")
@@ -145,14 +140,14 @@ def test_quickstart_runs_in_jupyterlab_and_its_widgets_render(lab_url, browser, 
         return texts if len(texts) >= 2 and all(
             ("Done" in t or "Cancelled" in t) for t in texts) else []
 
-    bars = _until(finished_bars, 180, "both job bars to show their final state")
+    bars = wait_until(finished_bars, 180, "both job bars to show their final state")
     assert "COMPLETED" in bars[0] and "chunks" in bars[0] and "rows" in bars[0]
     assert "ABORTED" in bars[1] and "Cancelled" in bars[1]
     def panel_page() -> list[str]:
         rows = driver.find_elements(By.CSS_SELECTOR, ".qsa-query-panel table tr")
         return [r.text for r in rows] if len(rows) >= 9 else []  # a header and 8 rows
 
-    page = _until(panel_page, 60, "the query panel to show its result page")
+    page = wait_until(panel_page, 60, "the query panel to show its result page")
     assert "hp_mag" in page[0] and "mag" in " ".join(page[:2])
     schema = driver.find_elements(By.CSS_SELECTOR, ".qsa-schema-browser")
     assert schema and "hip.main" in schema[0].get_attribute("innerHTML")
@@ -168,7 +163,7 @@ def test_quickstart_runs_in_jupyterlab_and_its_widgets_render(lab_url, browser, 
     for button in driver.find_elements(By.CSS_SELECTOR, ".Toastify button"):
         if button.text.strip() == "No":  # JupyterLab's "notified about news?" toast
             button.click()
-    _until(lambda: not driver.find_elements(By.CSS_SELECTOR, ".Toastify__toast"), 15,
+    wait_until(lambda: not driver.find_elements(By.CSS_SELECTOR, ".Toastify__toast"), 15,
            "the toast to close")
     first_bar = driver.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output .qsa-job-bar")[0]
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", first_bar)

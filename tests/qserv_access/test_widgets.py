@@ -1,11 +1,11 @@
 import sys
-import time
 
 import numpy as np
 import pytest
 from astropy.table import Table
 
 from qserv_access import JobPhase, MissingExtraError
+from tests.support.waiting import poll
 
 pytest.importorskip("matplotlib")
 pytest.importorskip("ipywidgets")
@@ -24,15 +24,6 @@ def _agg_backend():
     import matplotlib.pyplot as plt
 
     plt.close("all")
-
-
-def _poll(check, deadline_s=60.0):
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if check():
-            return True
-        time.sleep(0.01)
-    return check()
 
 
 def test_plot_sky_and_histogram_draw_with_units(catalog):
@@ -149,7 +140,7 @@ def test_cancel_button_stops_a_running_job(catalog):
 
     job = catalog.submit(ENDLESS)
     bar = watch(job)
-    assert _poll(lambda: job.phase is JobPhase.EXECUTING)
+    assert poll(lambda: job.phase is JobPhase.EXECUTING, 60)
     assert not bar.button.disabled
     assert bar.button.button_style == "warning"
     bar.button.click()

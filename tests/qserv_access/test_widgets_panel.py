@@ -1,12 +1,12 @@
 """The query panel and schema browser, driven by their buttons against the real engine
 and a real TAP service on 127.0.0.1."""
 
-import time
 from pathlib import Path
 
 import pytest
 
 from qserv_access import JobPhase
+from tests.support.waiting import poll
 
 pytest.importorskip("ipywidgets")
 
@@ -15,15 +15,6 @@ ROOT = Path(__file__).resolve().parents[2]
 ENDLESS = ("SELECT COUNT(*) AS n FROM sky.object AS a, sky.object AS b, sky.object AS c, "
            "sky.object AS d")
 """1.6e13 rows to count: this job only ends when it is cancelled."""
-
-
-def _poll(check, deadline_s=60.0):
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if check():
-            return True
-        time.sleep(0.01)
-    return check()
 
 
 def _run_and_wait(panel, adql=None):
@@ -116,7 +107,7 @@ def test_cancel_stops_a_slow_query(catalog):
     panel.next_button.click()
     assert panel.page == 1
     first_label = panel.jobs.options[0][0]
-    assert _poll(lambda: panel.jobs.options[0][0] != first_label)
+    assert poll(lambda: panel.jobs.options[0][0] != first_label, 60)
     assert panel.shown is other and panel.jobs.value == 1 and panel.page == 1
     panel.jobs.value = 0
     assert panel.shown is run and not panel.cancel_button.disabled

@@ -15,6 +15,7 @@ distributed = pytest.importorskip("distributed")
 
 from engine.api import Engine, EngineOptions  # noqa: E402
 from engine.errors import QueryCancelledError  # noqa: E402
+from tests.support.waiting import wait_until  # noqa: E402
 
 SCAN = "SELECT flags, COUNT(*) AS n, AVG(mag_g) AS m FROM t.synth GROUP BY flags"
 CONE = "SELECT id, ra, dec FROM t.synth WHERE CONTAINS(POINT(ra, dec), CIRCLE(150, 2, 1.0)) = 1"
@@ -61,16 +62,6 @@ def _scheduler_tasks(client) -> dict[str, str]:
     """Every task the scheduler knows, with its state."""
     return client.run_on_scheduler(
         lambda dask_scheduler: {str(k): ts.state for k, ts in dask_scheduler.tasks.items()})
-
-
-def _poll(condition, timeout_s: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"{what} not reached within {timeout_s} s")
 
 
 def _start(engine: Engine, adql: str, cancel: threading.Event | None = None):
@@ -159,13 +150,13 @@ def test_cancel_event_removes_the_query_tasks_from_the_cluster(remote) -> None:
     client = remote._executor.client
     cancel = threading.Event()
     thread, outcome = _start(remote, PAIRS, cancel)
-    _poll(lambda: any(s == "processing" for s in _scheduler_tasks(client).values()),
-          what="a task processing")
+    wait_until(lambda: any(s == "processing" for s in _scheduler_tasks(client).values()),
+               30, "a task processing")
     cancel.set()
     thread.join(timeout=30)
     assert not thread.is_alive(), "a cancelled query must end"
     assert isinstance(outcome.get("error"), QueryCancelledError)
-    _poll(lambda: not _scheduler_tasks(client), what="no task left on the scheduler")
+    wait_until(lambda: not _scheduler_tasks(client), 30, "no task left on the scheduler")
 
 
 def test_closing_the_result_early_removes_the_query_tasks(remote) -> None:
@@ -175,7 +166,7 @@ def test_closing_the_result_early_removes_the_query_tasks(remote) -> None:
     next(batches)  # one task done, the others queued or running
     assert _scheduler_tasks(client), "tasks should still be on the cluster"
     batches.close()
-    _poll(lambda: not _scheduler_tasks(client), what="no task left on the scheduler")
+    wait_until(lambda: not _scheduler_tasks(client), 30, "no task left on the scheduler")
 
 
 def test_worker_killed_mid_query_gives_the_complete_result(local, remote) -> None:
@@ -190,7 +181,7 @@ def test_worker_killed_mid_query_gives_the_complete_result(local, remote) -> Non
             if ts.processing_on is not None])
         return where[0] if where else None
 
-    victim = _poll(busy_worker, what="a worker running a task")
+    victim = wait_until(busy_worker, 30, "a worker running a task")
     os.kill(pids[victim], signal.SIGKILL)
     thread.join(timeout=120)
     assert not thread.is_alive(), "the query must end after a worker died"

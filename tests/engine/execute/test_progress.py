@@ -6,13 +6,13 @@ with a deadline.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.small_sky import make_small_sky
+from tests.support.waiting import poll
 
 ADQL = "SELECT id, ra, dec FROM sky.object"
 
@@ -26,15 +26,6 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ingest_files(root / "data", "sky.object", [root / "obj.parquet"], ra="ra", dec="dec",
                  id_column="id", max_rows_per_partition=60, progress=False)
     return root / "data"
-
-
-def _poll(check: Callable[[], bool], deadline_s: float = 30.0) -> bool:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if check():
-            return True
-        time.sleep(0.01)
-    return check()
 
 
 @pytest.fixture
@@ -68,12 +59,12 @@ def test_cancel_stops_the_thread_tasks_not_yet_run(engine) -> None:
     assert first.num_rows > 0
     # The worker counts a task once its last batch is handed over; then it runs on until
     # the bounded queue is full and waits for the reader, far from the last task.
-    assert _poll(lambda: result.progress.snapshot().chunks_done > 0)
+    assert poll(lambda: result.progress.snapshot().chunks_done > 0)
     mid = result.progress.snapshot()
     assert 0 < mid.chunks_done < mid.chunks_total
     result.cancel()
     batches.close()
-    assert _poll(lambda: result.progress.snapshot().tasks_running == 0)
+    assert poll(lambda: result.progress.snapshot().tasks_running == 0)
     stopped = result.progress.snapshot().chunks_done
     assert stopped < mid.chunks_total
     # The pool runs tasks in order: a later query completing means every task of the
@@ -115,7 +106,7 @@ def test_dask_query_reports_progress_and_cancel_drops_its_worker_tasks(data_dir,
             return client.run_on_scheduler(
                 lambda dask_scheduler: len(dask_scheduler.tasks)) == 0
 
-        assert _poll(scheduler_idle), "the cancelled query's tasks stayed on the cluster"
+        assert poll(scheduler_idle), "the cancelled query's tasks stayed on the cluster"
         assert result.progress.snapshot().tasks_running == 0
         assert result.progress.snapshot().chunks_done < snap.chunks_total
     finally:

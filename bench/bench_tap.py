@@ -1,13 +1,16 @@
 """TAP service benchmark: latency of typical queries over HTTP on loopback, and a load test.
 
-    python -m bench.bench_tap [--data-dir DIR --table T] [--runs 30] [--load-seconds 120]
+    python -m bench.bench_tap [--data-dir DIR --table T | --synthetic --rows N]
+                              [--work DIR] [--workers N] [--runs 30] [--load-seconds 120]
 
-Starts one real ``qserv-access serve`` (uvicorn) on 127.0.0.1, then measures sync cone
-searches of 0.05 and 1 degree, COUNT(*) and TOP 1000 (median and p95, raw HTTP with httpx
-and pyvo), the same queries through ``engine.query`` in-process (the service overhead is
-the difference), and 20 concurrent clients for a bounded time. Without ``--data-dir`` a
-synthetic catalog (``--rows`` rows, tests/support/small_sky.py) is ingested in bench/work.
-Writes bench/results/tap.json and bench/results/tap.md.
+Starts a real ``qserv-access serve --workers N`` (uvicorn) on 127.0.0.1, then measures sync
+cone searches of 0.05 and 1 degree, COUNT(*) and TOP 1000 (median and p95, raw HTTP with
+httpx and pyvo), the same queries through ``engine.query`` in-process (the service overhead
+is the difference), and 20 concurrent clients for a bounded time. Without ``--data-dir`` a
+catalog of ``--rows`` rows is ingested under ``--work`` (default bench/work): with
+``--synthetic`` the seeded catalog of bench_ingest (engine/ingest/synthetic.py, seed 42:
+the 20M-row table of issue #8 with ``--rows 20000000``), otherwise tests/support/small_sky.py.
+Writes bench/results/tap.json and bench/results/tap.md, with the command line at the top.
 """
 
 from __future__ import annotations
@@ -59,13 +62,21 @@ def _time(fn: object, runs: int) -> list[float]:
     return out
 
 
-def _build_data(work: Path, rows: int, inputs: list[str]) -> Path:
+def _build_data(work: Path, rows: int, inputs: list[str], synthetic: bool) -> Path:
     sys.path.insert(0, str(ROOT))
-    from engine.ingest.api import ingest_files
+    from engine.ingest.api import ingest_batches, ingest_files
     from tests.support.small_sky import make_small_sky
 
-    data_dir = work / (f"tap-data-{rows}" if not inputs else "tap-data-input")
-    if not (data_dir / "tables" / "bench.objects" / "CURRENT").is_file():
+    name = "input" if inputs else f"synthetic-{rows}" if synthetic else str(rows)
+    data_dir = work / f"tap-data-{name}"
+    if not (data_dir / "tables" / "bench.objects" / "CURRENT").is_file() and synthetic:
+        from bench.bench_ingest import MARGIN_ARCSEC, MAX_ROWS, SEED
+        from engine.ingest.synthetic import synthetic_source
+
+        ingest_batches(data_dir, "bench.objects", synthetic_source(rows, seed=SEED),
+                       ra="ra", dec="dec", id_column="id", margin_arcsec=MARGIN_ARCSEC,
+                       max_rows_per_partition=MAX_ROWS, progress=False)
+    elif not (data_dir / "tables" / "bench.objects" / "CURRENT").is_file():
         if not inputs:
             inputs = [str(make_small_sky(work / f"objects-{rows}.parquet", n=rows, seed=1))]
         ingest_files(data_dir, "bench.objects", inputs, ra="ra", dec="dec", id_column="id",
@@ -122,11 +133,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=30)
     p.add_argument("--load-seconds", type=float, default=120.0)
     p.add_argument("--clients", type=int, default=20)
+    p.add_argument("--synthetic", action="store_true",
+                   help="ingest bench_ingest's seeded synthetic catalog (--rows rows)")
+    p.add_argument("--work", type=Path, default=ROOT / "bench" / "work",
+                   help="where the catalog is built and the server keeps its files")
+    p.add_argument("--workers", type=int, default=1,
+                   help="service processes (qserv-access serve --workers N)")
     p.add_argument("--port", type=int, default=8765)
     args = p.parse_args(argv)
-    work = ROOT / "bench" / "work"
+    command = " ".join(["python -m bench.bench_tap", *(argv if argv is not None else sys.argv[1:])])
+    work = args.work
     work.mkdir(parents=True, exist_ok=True)
-    data_dir = args.data_dir or _build_data(work, args.rows, args.input)
+    data_dir = args.data_dir or _build_data(work, args.rows, args.input, args.synthetic)
     ra0, dec0 = (float(v) for v in args.center.split(","))
     queries = _queries(args.table, args.ra, args.dec, ra0, dec0)
     url = f"http://127.0.0.1:{args.port}/tap"
@@ -135,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from engine.api import Engine
 
-    results: dict[str, object] = {"machine": platform.platform(), "cpus": os.cpu_count(),
+    results: dict[str, object] = {"command": command, "workers": args.workers,
+                                  "machine": platform.platform(), "cpus": os.cpu_count(),
                                   "data_dir": str(data_dir), "table": args.table,
                                   "queries": queries, "dachs_raw_http_ms": DAChS_MS}
     engine = Engine.open(data_dir)
@@ -145,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = engine.query(query).to_table().num_rows
         in_process[name]["rows"] = rows
     engine.close()
-    with running_tap_server(data_dir, work / "tap-work", args.port, start_timeout_s=120):
+    with running_tap_server(data_dir, work / "tap-work", args.port, start_timeout_s=120,
+                            args=["--workers", str(args.workers)]):
         raw, via_pyvo = {}, {}
         tap = pyvo.dal.TAPService(url)
         with httpx.Client(timeout=60) as client:
@@ -155,8 +175,10 @@ def main(argv: list[str] | None = None) -> int:
                     r.raise_for_status()
                 raw[name] = _stats(_time(get, args.runs))
                 via_pyvo[name] = _stats(_time(lambda q=query: tap.run_sync(q), args.runs))
+        load_before = _loadavg()
         load = _load(url, [queries["cone_0.05deg"], queries["cone_1deg"], queries["count"],
                            queries["top1000"]], args.clients, args.load_seconds)
+        load["loadavg_before"], load["loadavg_after"] = load_before, _loadavg()
     results.update({"in_process": in_process, "raw_http": raw, "pyvo": via_pyvo,
                     "overhead_ms": {k: round(raw[k]["median_ms"] - in_process[k]["median_ms"], 2)
                                     for k in queries},
@@ -169,10 +191,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _loadavg() -> str:
+    """The 1, 5 and 15 minute load averages (other work on a shared machine shows here)."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "n/a"
+
+
 def _markdown(r: dict) -> str:  # type: ignore[type-arg]
     lines = [
-        "# TAP service benchmark", "",
+        "# TAP service benchmark", "", f"    {r['command']}", "",
         f"Machine: {r['machine']}, {r['cpus']} CPUs. Table `{r['table']}` in {r['data_dir']}.",
+        f"Server: `qserv-access serve --workers {r['workers']}`.",
         "Times in ms (median / p95); raw HTTP = httpx GET /sync (BINARY2 VOTable).", "",
         "| query | rows | in-process engine | raw HTTP | pyvo | overhead | DaCHS raw HTTP "
         "| speed-up |",
@@ -190,7 +221,8 @@ def _markdown(r: dict) -> str:  # type: ignore[type-arg]
     lines += ["", f"Load: {load['clients']} concurrent clients for {load['seconds']} s "
               f"(mix of the four queries): {load['requests']} requests, "
               f"{load['throughput_rps']} req/s, median {load['median_ms']} ms, "
-              f"p95 {load['p95_ms']} ms, errors {load['errors']}.", ""]
+              f"p95 {load['p95_ms']} ms, errors {load['errors']}. Load average (1/5/15 min) "
+              f"before {load['loadavg_before']}, after {load['loadavg_after']}.", ""]
     return "\n".join(lines)
 
 

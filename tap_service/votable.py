@@ -6,7 +6,7 @@ numpy (one scatter per column, no Python loop per row) and yields bytes as it go
 
 from __future__ import annotations
 
-import base64
+import binascii
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
@@ -235,13 +235,33 @@ def encode_binary2(batch: pa.RecordBatch, fields: Sequence[FieldInfo]) -> bytes:
         if arr.null_count:
             nulls[:, i] = ~np.asarray(arr.is_valid())
         parts.extend(_column_parts(arr, f))
+    mask = np.packbits(nulls, axis=1, bitorder="big")
+    if all(lengths is None for _, _, lengths in parts):
+        return _fixed_rows(mask, parts)
+    return _scattered_rows(mask, parts)
+
+
+def _fixed_rows(mask: np.ndarray, parts: list[Part]) -> bytes:
+    """Rows of one length (no text or variable array): each part fills a block of columns
+    of an (n, row length) array."""
+    n, pos = mask.shape
+    out = np.empty((n, pos + sum(width for width, _, _ in parts)), dtype=np.uint8)
+    out[:, :pos] = mask
+    for width, data, _ in parts:
+        out[:, pos : pos + width] = data.reshape(n, width)
+        pos += width
+    return out.tobytes()
+
+
+def _scattered_rows(mask: np.ndarray, parts: list[Part]) -> bytes:
+    """Rows of varying length: every part is scattered to its offsets in each row."""
+    n, mask_bytes = mask.shape
     row_len = np.full(n, mask_bytes, dtype=np.int64)
     for width, _, lengths in parts:
         row_len += width if lengths is None else lengths
     row_start = np.zeros(n, dtype=np.int64)
     np.cumsum(row_len[:-1], out=row_start[1:])
     out = np.empty(int(row_start[-1] + row_len[-1]), dtype=np.uint8)
-    mask = np.packbits(nulls, axis=1, bitorder="big")
     pos = row_start.copy()
     out[(pos[:, None] + np.arange(mask_bytes)).ravel()] = mask.ravel()
     pos += mask_bytes
@@ -256,6 +276,24 @@ def encode_binary2(batch: pa.RecordBatch, fields: Sequence[FieldInfo]) -> bytes:
                 out[starts + np.arange(total)] = data
             pos += lengths
     return out.tobytes()
+
+
+_B64_LINE = 57
+"""Bytes per line of base64 (76 characters), as MIME and ``base64.encodebytes`` write it."""
+
+
+def base64_lines(data: bytes) -> bytes:
+    """``base64.encodebytes(data)``, the same bytes, encoded at once rather than line by line.
+
+    ``encodebytes`` runs a Python loop over 57-byte lines: 0.5 ms for a 1,000-row result.
+    """
+    whole = len(data) - len(data) % _B64_LINE
+    text = np.frombuffer(binascii.b2a_base64(data[:whole], newline=False), dtype=np.uint8)
+    lines = np.empty((whole // _B64_LINE, 77), dtype=np.uint8)
+    lines[:, :76] = text.reshape(-1, 76)
+    lines[:, 76] = ord("\n")
+    tail = binascii.b2a_base64(data[whole:]) if whole < len(data) else b""
+    return lines.tobytes() + tail
 
 
 # ---------------------------------------------------------------- TABLEDATA
@@ -347,10 +385,10 @@ def stream_votable(
                 yield encode_tabledata(batch, fields).encode()
                 continue
             data = pending + encode_binary2(batch, fields)
-            cut = len(data) - len(data) % 57
+            cut = len(data) - len(data) % _B64_LINE
             pending = data[cut:]
             if cut:
-                yield base64.encodebytes(data[:cut])
+                yield base64_lines(data[:cut])
     except Exception as exc:
         if not catch_errors:
             raise
@@ -359,7 +397,7 @@ def stream_votable(
         yield b"</TABLEDATA></DATA>\n</TABLE>\n"
     else:
         if pending:
-            yield base64.encodebytes(pending)
+            yield base64_lines(pending)
         yield b"</STREAM></BINARY2></DATA>\n</TABLE>\n"
     if error is not None:
         yield (info_xml("QUERY_STATUS", "ERROR", error) + "\n").encode()

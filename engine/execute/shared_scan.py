@@ -23,7 +23,7 @@ import itertools
 import queue
 import threading
 from collections import Counter, deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -353,18 +353,31 @@ class _Elevator:
         task = rider.tasks[task_index]
         assert task.scan is not None
         rider.begin({task_index})
-        cursor = None
-        try:
-            cursor = run_sql(self.scheduler.con, task.sql, rider.memory, task.memory_tables)
-            rider.running(cursor)
-            for batch in batches_of(cursor, rider.cancel):
-                if not rider.put(batch):
-                    return
-            rider.done(task.scan.files)
+        if self._stream(rider, lambda: run_sql(self.scheduler.con, task.sql, rider.memory,
+                                                task.memory_tables), task.scan.files):
             self.scheduler.count_reads(task.scan.files)
             self._finish(rider)
+
+    def _stream(self, rider: _Rider, start: Callable[[], TaskCursor], files: Sequence[str],
+                *, partial: bool = False) -> bool:
+        """The rider boundary: run the statement ``start`` binds for ``rider`` and hand its
+        batches to the reader (``partial``: keep them as parts to merge), then note
+        ``files`` done. An error fails that query alone; the cursor is always closed.
+        Return whether the statement ran to its end for a rider still riding."""
+        cursor = None
+        try:
+            cursor = start()
+            rider.running(cursor)
+            for batch in batches_of(cursor, rider.cancel):
+                if partial:
+                    rider.partials.append(batch)
+                elif not rider.put(batch):
+                    return False
+            rider.done(files)
+            return True
         except Exception as exc:  # noqa: BLE001 -- rider boundary: that query fails alone
             rider.fail(exc)
+            return False
         finally:
             if cursor is not None:
                 rider.running(cursor, done=True)
@@ -403,23 +416,9 @@ class _Elevator:
 
     def _ride(self, rider: _Rider, files: tuple[str, ...]) -> None:
         rider.begin({rider.task_of[f] for f in files})
-        cursor = None
-        try:
-            cursor = ScanCursor(self.scheduler.con, rider.share.sql, files, rider.memory,
-                                self._memory_names(rider))
-            rider.running(cursor)
-            for batch in batches_of(cursor, rider.cancel):
-                if rider.merge_sql is not None:
-                    rider.partials.append(batch)
-                elif not rider.put(batch):
-                    return
-            rider.done(files)
-        except Exception as exc:  # noqa: BLE001 -- rider boundary: that query fails alone
-            rider.fail(exc)
-        finally:
-            if cursor is not None:
-                rider.running(cursor, done=True)
-                cursor.close()
+        self._stream(rider, lambda: ScanCursor(self.scheduler.con, rider.share.sql, files,
+                                               rider.memory, self._memory_names(rider)),
+                     files, partial=rider.merge_sql is not None)
 
     @staticmethod
     def _memory_names(rider: _Rider) -> tuple[str, ...]:
@@ -429,29 +428,24 @@ class _Elevator:
         """When ``rider`` has seen every partition: merge its parts if it must, then end."""
         if rider.stopped() or not rider.finishing():
             return
-        try:
-            if rider.merge_sql is not None and rider.partials:
-                self._merge(rider)
-        except Exception as exc:  # noqa: BLE001 -- rider boundary: that query fails alone
-            rider.fail(exc)
+        if rider.merge_sql is not None and rider.partials and not self._merge(rider):
             return
         rider.put(_DONE)
         rider.stop.set()
 
-    def _merge(self, rider: _Rider) -> None:
-        """The task's own result from its parts' results (a one-task plan's query)."""
+    def _merge(self, rider: _Rider) -> bool:
+        """The task's own result from its parts' results (a one-task plan's query); False
+        when it failed or the rider left."""
         assert rider.merge_sql is not None
-        table = pa.Table.from_batches(rider.partials)
-        rider.partials = []
-        cursor = run_sql(self.scheduler.con, rider.merge_sql, {PARTIALS: table}, [PARTIALS])
+        merge_sql = rider.merge_sql
         try:
-            rider.running(cursor)
-            for batch in batches_of(cursor, rider.cancel):
-                if not rider.put(batch):
-                    return
-        finally:
-            rider.running(cursor, done=True)
-            cursor.close()
+            table = pa.Table.from_batches(rider.partials)
+        except Exception as exc:  # noqa: BLE001 -- rider boundary: that query fails alone
+            rider.fail(exc)
+            return False
+        rider.partials = []
+        return self._stream(rider, lambda: run_sql(self.scheduler.con, merge_sql,
+                                                   {PARTIALS: table}, [PARTIALS]), ())
 
 
 class ScanScheduler:

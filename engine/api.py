@@ -28,6 +28,7 @@ from engine.errors import (
     UnknownColumnError,
 )
 from engine.execute.base import Executor, ProgressSnapshot, QueryProgress
+from engine.execute.deadlines import DEADLINES
 from engine.execute.duck import MemoryBudget, default_memory_budget, open_database
 from engine.execute.local import LocalExecutor
 from engine.execute.placement import INLINE_MAX_ROWS, INLINE_MAX_TASKS
@@ -387,6 +388,4 @@ class _StopSignal(threading.Event):
 
 
 def _cancel_after(cancel: threading.Event, timeout_s: float) -> None:
-    timer = threading.Timer(timeout_s, cancel.set)
-    timer.daemon = True
-    timer.start()
+    DEADLINES.set_after(cancel, timeout_s)

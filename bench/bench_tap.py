@@ -16,14 +16,19 @@ Writes bench/results/tap.json and bench/results/tap.md, with the command line at
 from __future__ import annotations
 
 import argparse
+import contextlib
+import hashlib
+import http.client
 import json
 import os
 import platform
+import resource
 import statistics
 import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
@@ -84,29 +89,45 @@ def _build_data(work: Path, rows: int, inputs: list[str], synthetic: bool) -> Pa
     return data_dir
 
 
-def _load(url: str, queries: list[str], clients: int, seconds: float) -> dict[str, object]:
+def _load(url: str, queries: list[str], clients: int, seconds: float,
+          expected: dict[str, bytes]) -> dict[str, object]:
+    """``clients`` threads, each on its own keep-alive connection, send the queries in turn.
+
+    A client is ``http.client`` rather than httpx: the load generator shares the machine's
+    cores with the server, and httpx spent 4-5 ms of CPU per request here, http.client
+    about a tenth of that. A response is an error unless it is a 200 whose body is, byte
+    for byte, the ``expected`` one of its query.
+    """
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
+    parts = urlsplit(url)
+    paths = {q: f"{parts.path}/sync?" + urlencode({"LANG": "ADQL", "QUERY": q}) for q in queries}
 
     def worker(index: int) -> None:
-        with httpx.Client(timeout=60) as client:
-            i = index
-            while time.monotonic() < stop_at:
-                query = queries[i % len(queries)]
-                i += 1
-                start = time.perf_counter()
-                try:
-                    r = client.get(url + "/sync", params={"LANG": "ADQL", "QUERY": query})
-                    ok = r.status_code == 200 and b'value="ERROR"' not in r.content
-                except httpx.HTTPError as exc:
-                    ok, r = False, exc  # type: ignore[assignment]
-                elapsed = time.perf_counter() - start
-                with lock:
-                    latencies.append(elapsed)
-                    if not ok:
-                        errors.append(str(getattr(r, "status_code", r)))
+        con = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=60)
+        i = index
+        while time.monotonic() < stop_at:
+            query = queries[i % len(queries)]
+            i += 1
+            start = time.perf_counter()
+            try:
+                con.request("GET", paths[query])
+                response = con.getresponse()
+                body = response.read()
+                error = (None if response.status == 200 and body == expected[query] else
+                         f"HTTP {response.status}" if response.status != 200 else
+                         "a body other than the expected one")
+            except (OSError, http.client.HTTPException) as exc:
+                con.close()
+                error = repr(exc)
+            elapsed = time.perf_counter() - start
+            with lock:
+                latencies.append(elapsed)
+                if error is not None:
+                    errors.append(error)
+        con.close()
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
     for t in threads:
@@ -114,8 +135,8 @@ def _load(url: str, queries: list[str], clients: int, seconds: float) -> dict[st
     for t in threads:
         t.join()
     return {"clients": clients, "seconds": seconds, "requests": len(latencies),
-            "errors": len(errors), "throughput_rps": round(len(latencies) / seconds, 1),
-            **_stats(latencies)}
+            "errors": len(errors), "error_kinds": sorted(set(errors))[:5],
+            "throughput_rps": round(len(latencies) / seconds, 1), **_stats(latencies)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1,
                    help="service processes (qserv-access serve --workers N)")
     p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--results", type=Path, default=ROOT / "bench" / "results",
+                   help="where tap.json and tap.md are written")
     args = p.parse_args(argv)
     command = " ".join(["python -m bench.bench_tap", *(argv if argv is not None else sys.argv[1:])])
     work = args.work
@@ -166,29 +189,60 @@ def main(argv: list[str] | None = None) -> int:
     engine.close()
     with running_tap_server(data_dir, work / "tap-work", args.port, start_timeout_s=120,
                             args=["--workers", str(args.workers)]):
-        raw, via_pyvo = {}, {}
+        raw, via_pyvo, bodies = {}, {}, {}
         tap = pyvo.dal.TAPService(url)
         with httpx.Client(timeout=60) as client:
             for name, query in queries.items():
+                first = client.get(url + "/sync", params={"LANG": "ADQL", "QUERY": query})
+                first.raise_for_status()
+                bodies[query] = first.content
+
                 def get(q: str = query) -> None:
                     r = client.get(url + "/sync", params={"LANG": "ADQL", "QUERY": q})
                     r.raise_for_status()
                 raw[name] = _stats(_time(get, args.runs))
                 via_pyvo[name] = _stats(_time(lambda q=query: tap.run_sync(q), args.runs))
-        load_before = _loadavg()
+        load_before, server_before, client_before = _loadavg(), _server_cpu_s(args.port), \
+            _own_cpu_s()
         load = _load(url, [queries["cone_0.05deg"], queries["cone_1deg"], queries["count"],
-                           queries["top1000"]], args.clients, args.load_seconds)
+                           queries["top1000"]], args.clients, args.load_seconds, bodies)
+        n = max(1, int(load["requests"]))  # type: ignore[call-overload]
+        load["server_cpu_ms_per_request"] = round(
+            (_server_cpu_s(args.port) - server_before) * 1000 / n, 2)
+        load["client_cpu_ms_per_request"] = round((_own_cpu_s() - client_before) * 1000 / n, 2)
         load["loadavg_before"], load["loadavg_after"] = load_before, _loadavg()
     results.update({"in_process": in_process, "raw_http": raw, "pyvo": via_pyvo,
                     "overhead_ms": {k: round(raw[k]["median_ms"] - in_process[k]["median_ms"], 2)
                                     for k in queries},
-                    "load": load})
-    out = ROOT / "bench" / "results"
+                    "load": load,
+                    "body_sha1": {name: hashlib.sha1(bodies[q]).hexdigest()
+                                  for name, q in queries.items()}})
+    out = args.results
     out.mkdir(parents=True, exist_ok=True)
     (out / "tap.json").write_text(json.dumps(results, indent=1))
     (out / "tap.md").write_text(_markdown(results))
     sys.stdout.write(_markdown(results))
     return 0
+
+
+def _server_cpu_s(port: int) -> float:
+    """CPU seconds used so far by the server on ``port`` and its worker processes."""
+    import psutil
+
+    total = 0.0
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info["cmdline"] or []
+        if "qserv_access.cli_serve" in cmd and str(port) in cmd:
+            for p in (proc, *proc.children(recursive=True)):
+                with contextlib.suppress(psutil.Error):
+                    times = p.cpu_times()
+                    total += times.user + times.system
+    return total
+
+
+def _own_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _loadavg() -> str:
@@ -221,7 +275,10 @@ def _markdown(r: dict) -> str:  # type: ignore[type-arg]
     lines += ["", f"Load: {load['clients']} concurrent clients for {load['seconds']} s "
               f"(mix of the four queries): {load['requests']} requests, "
               f"{load['throughput_rps']} req/s, median {load['median_ms']} ms, "
-              f"p95 {load['p95_ms']} ms, errors {load['errors']}. Load average (1/5/15 min) "
+              f"p95 {load['p95_ms']} ms, errors {load['errors']} (a response is an error "
+              "unless it is the same bytes as the query's first answer). CPU per request: "
+              f"server {load['server_cpu_ms_per_request']} ms (all its processes), load "
+              f"generator {load['client_cpu_ms_per_request']} ms. Load average (1/5/15 min) "
               f"before {load['loadavg_before']}, after {load['loadavg_after']}.", ""]
     return "\n".join(lines)
 

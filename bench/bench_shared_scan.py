@@ -7,7 +7,16 @@ removed at the end). For each of shared scans on and off (``EngineOptions.shared
 it times, in turns, one full-scan aggregate alone and ``--clients`` threads on one engine
 each running a different full-scan aggregate at once (the time until the last finishes),
 and counts the partition reads of the shared runs (the scheduler's own counter). With
-``--cold`` (root only) the page cache is dropped before every timed run.
+``--cold`` (root only) the page cache is dropped before every timed run. Beside wall time
+it records the process's CPU seconds (all threads), which say more than wall time on a
+shared, loaded machine.
+
+``--profile`` also measures where one shared step's time goes (CPU seconds, the best of
+``--repeats``, summed over the table in steps of the scheduler's size): each query's scan
+SQL over the Parquet files (what a rider pays now: it decodes for itself), and the
+alternative of decoding the union of the queries' columns once per step into Arrow and
+running each query's SQL over that table (what a rider would pay if the elevator shared
+the decoding).
 
 Results go to ``bench/results/shared_scan.json`` and ``shared_scan.md`` (``--out``).
 """
@@ -59,8 +68,10 @@ def build_synthetic(rows: int, root: Path) -> Path:
     return data
 
 
-def run_once(engine: Any, adqls: list[str], cold: bool) -> tuple[float, list[Any]]:
-    """Wall seconds until every query of ``adqls`` (one thread each) finished; results."""
+def run_once(engine: Any, adqls: list[str], cold: bool
+             ) -> tuple[float, float, list[Any]]:
+    """Wall and CPU seconds until every query of ``adqls`` (one thread each) finished;
+    results."""
     if cold:
         drop_page_cache()
     results: list[Any] = [None] * len(adqls)
@@ -77,13 +88,13 @@ def run_once(engine: Any, adqls: list[str], cold: bool) -> tuple[float, list[Any
     threads = [threading.Thread(target=client, args=(i,)) for i in range(len(adqls))]
     for t in threads:
         t.start()
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     start.wait()
     for t in threads:
         t.join()
     if errors:
         raise errors[0]
-    return time.perf_counter() - began, results
+    return time.perf_counter() - began, time.process_time() - cpu, results
 
 
 def storage_read_bytes() -> int:
@@ -116,7 +127,8 @@ def measure(data_dir: Path, table: str, *, clients: int, repeats: int, cold: boo
                                                          rows_per_task=rows_per_task))
                for mode in ("shared", "unshared")}
     samples: dict[str, dict[str, list[float]]] = {
-        m: {"alone": [], "together": []} for m in engines}
+        m: {"alone": [], "together": [], "alone_cpu": [], "together_cpu": []}
+        for m in engines}
     answers: dict[str, list[Any]] = {}
     reads: list[float] = []
     disk: dict[str, list[int]] = {m: [] for m in engines}
@@ -127,11 +139,11 @@ def measure(data_dir: Path, table: str, *, clients: int, repeats: int, cold: boo
             order = list(engines) if i % 2 == 0 else list(reversed(engines))
             for mode in order:
                 engine = engines[mode]
-                alone, _ = run_once(engine, adqls[:1], cold)
+                alone, alone_cpu, _ = run_once(engine, adqls[:1], cold)
                 scans = engine._executor.scans if mode == "shared" else None
                 before = sum(scans.stats().reads.values()) if scans else 0
                 disk_before = storage_read_bytes()
-                together, got = run_once(engine, adqls, cold)
+                together, together_cpu, got = run_once(engine, adqls, cold)
                 disk[mode].append(storage_read_bytes() - disk_before)
                 if scans is not None:
                     reads.append((sum(scans.stats().reads.values()) - before) / partitions)
@@ -139,6 +151,8 @@ def measure(data_dir: Path, table: str, *, clients: int, repeats: int, cold: boo
                 if i >= warmup:
                     samples[mode]["alone"].append(alone)
                     samples[mode]["together"].append(together)
+                    samples[mode]["alone_cpu"].append(alone_cpu)
+                    samples[mode]["together_cpu"].append(together_cpu)
     finally:
         for engine in engines.values():
             engine.close()
@@ -147,11 +161,17 @@ def measure(data_dir: Path, table: str, *, clients: int, repeats: int, cold: boo
                            "reads_per_partition_together": reads[warmup:] or reads}
     for mode, got in samples.items():
         alone, together = statistics.median(got["alone"]), statistics.median(got["together"])
+        alone_cpu = statistics.median(got["alone_cpu"])
+        together_cpu = statistics.median(got["together_cpu"])
         out[mode] = {"alone_s": round(alone, 4), "together_s": round(together, 4),
                      "together/alone": round(together / alone, 3),
+                     "alone_cpu_s": round(alone_cpu, 3), "together_cpu_s": round(together_cpu, 3),
+                     "together/alone cpu": round(together_cpu / alone_cpu, 3),
                      "storage_read_mb_together": [round(b / 1e6, 1) for b in disk[mode][warmup:]],
                      "all_alone_s": [round(x, 4) for x in got["alone"]],
                      "all_together_s": [round(x, 4) for x in got["together"]]}
+    out["together cpu shared/unshared"] = round(
+        out["shared"]["together_cpu_s"] / out["unshared"]["together_cpu_s"], 3)
     out["alone shared/unshared"] = round(out["shared"]["alone_s"] / out["unshared"]["alone_s"], 3)
     out["together shared/unshared"] = round(
         out["shared"]["together_s"] / out["unshared"]["together_s"], 3)
@@ -167,16 +187,20 @@ def markdown(results: dict[str, Any]) -> str:
         f"{results['cpus']} CPUs, {'cold' if results['cold'] else 'warm'} cache, load average "
         f"{results['load_average_at_start']} at the start. Medians of {results['repeats']} "
         "runs in turns.", "",
-        f"| shared scans | one alone (s) | {r['clients']} at once (s) | at once / alone |",
-        "| --- | ---: | ---: | ---: |",
+        f"| shared scans | one alone (s) | {r['clients']} at once (s) | at once / alone | "
+        f"one alone (CPU s) | {r['clients']} at once (CPU s) | at once / alone (CPU) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for mode in ("shared", "unshared"):
         m = r[mode]
         lines.append(f"| {'on' if mode == 'shared' else 'off'} | {m['alone_s']:.3f} | "
-                     f"{m['together_s']:.3f} | {m['together/alone']:.2f} |")
+                     f"{m['together_s']:.3f} | {m['together/alone']:.2f} | "
+                     f"{m['alone_cpu_s']:.3f} | {m['together_cpu_s']:.3f} | "
+                     f"{m['together/alone cpu']:.2f} |")
     reads = r["reads_per_partition_together"]
     lines += ["", f"- one alone, shared on / off: {r['alone shared/unshared']:.3f}",
-              f"- {r['clients']} at once, shared on / off: {r['together shared/unshared']:.3f}",
+              f"- {r['clients']} at once, shared on / off: {r['together shared/unshared']:.3f} "
+              f"(CPU {r['together cpu shared/unshared']:.3f})",
               f"- partition reads per partition, {r['clients']} at once with sharing: "
               f"{min(reads):.2f} to {max(reads):.2f}",
               f"- bytes read from storage, {r['clients']} at once (MB, each run): shared "
@@ -184,7 +208,106 @@ def markdown(results: dict[str, Any]) -> str:
               f"{r['unshared']['storage_read_mb_together']}",
               f"- same results on and off: {r['same_results']}", "", "Queries:", ""]
     lines += [f"- `{q}`" for q in r["queries"]]
+    if "profile" in results:
+        lines += ["", *profile_markdown(results["profile"])]
     return "\n".join(lines) + "\n"
+
+
+def profile(data_dir: Path, table: str, *, clients: int, repeats: int) -> dict[str, Any]:
+    """CPU seconds of the parts of a shared step, over the whole table (see the module's
+    docstring): each query over the files, the union decoded once, each over the decoded
+    table; on the engine's own database and cursors, one statement at a time."""
+    from engine.api import Engine, EngineOptions
+    from engine.execute.shared_scan import ScanCursor, ScanScheduler
+    from engine.plan import SCAN_RELATION
+
+    adqls = [AGGREGATES[i % len(AGGREGATES)].format(t=table) for i in range(clients)]
+    engine = Engine.open(data_dir, EngineOptions(shared_scans=True))
+    try:
+        scans: ScanScheduler = engine._executor.scans  # type: ignore[union-attr]
+        shares = [engine.plan(q).tasks[0].scan for q in adqls]
+        assert all(s is not None for s in shares), "every query must be a shareable scan"
+        files = [f for t in engine.plan(adqls[0]).tasks for f in t.scan.files]
+        rows = dict(zip(files, [n for t in engine.plan(adqls[0]).tasks for n in t.scan.rows],
+                        strict=True))
+        widths: dict[str, int] = {}
+        for share in shares:
+            for c, w in zip(share.columns, share.row_bytes, strict=True):
+                widths[c] = max(widths.get(c, 0), w)
+        columns = sorted(widths)
+        steps: list[list[str]] = [[]]
+        for f in files:  # steps of the scheduler's size, as its elevator makes them
+            if steps[-1] and (sum(rows[g] for g in steps[-1]) + rows[f]) * sum(
+                    widths.values()) > scans.step_bytes:
+                steps.append([])
+            steps[-1].append(f)
+
+        def best(fn: Any, *args: Any) -> float:
+            times = []
+            for _ in range(repeats):
+                began = time.process_time()
+                fn(*args)
+                times.append(time.process_time() - began)
+            return min(times)
+
+        def over_files(sql: str, step: list[str]) -> None:
+            cursor = ScanCursor(scans.con, sql, step, {}, ())
+            try:
+                cursor.relation.to_arrow_table()
+            finally:
+                cursor.close()
+
+        def decode(step: list[str]) -> Any:
+            with scans.con.cursor() as cursor:
+                return cursor.read_parquet(step).project(
+                    ", ".join(f'"{c}"' for c in columns)).to_arrow_table()
+
+        def over_decoded(sql: str, table: Any) -> None:
+            with scans.con.cursor() as cursor:
+                cursor.from_arrow(table).query(SCAN_RELATION, sql).to_arrow_table()
+
+        files_s = [0.0] * len(shares)
+        decoded_s = [0.0] * len(shares)
+        decode_s = 0.0
+        for step in steps:  # one step's decoded rows in memory at a time
+            for i, share in enumerate(shares):
+                files_s[i] += best(over_files, share.sql, step)
+            decode_s += best(decode, step)
+            table = decode(step)
+            for i, share in enumerate(shares):
+                decoded_s[i] += best(over_decoded, share.sql, table)
+            del table
+        out: dict[str, Any] = {
+            "steps": len(steps), "columns": columns,
+            "over_files_cpu_s": [round(x, 3) for x in files_s],
+            "decode_once_cpu_s": round(decode_s, 3),
+            "over_decoded_cpu_s": [round(x, 3) for x in decoded_s],
+        }
+    finally:
+        engine.close()
+    alone = out["over_files_cpu_s"][0]
+    out["unshared_all_cpu_s"] = round(sum(out["over_files_cpu_s"]), 3)
+    out["shared_all_cpu_s"] = round(out["decode_once_cpu_s"] + sum(out["over_decoded_cpu_s"]), 3)
+    out["unshared_all/alone"] = round(out["unshared_all_cpu_s"] / alone, 3)
+    out["shared_all/alone"] = round(out["shared_all_cpu_s"] / alone, 3)
+    return out
+
+
+def profile_markdown(p: dict[str, Any]) -> list[str]:
+    """The profile as a Markdown table."""
+    lines = [f"Where a step's time goes (CPU s over the whole table in {p['steps']} steps, "
+             "best of the repeats per step, one statement at a time):", "",
+             "| query | its SQL over the files (decodes for itself: now) | its SQL over "
+             "the step decoded once into Arrow (shared decoding) |", "| --- | ---: | ---: |"]
+    for i, (a, b) in enumerate(zip(p["over_files_cpu_s"], p["over_decoded_cpu_s"],
+                                   strict=True)):
+        lines.append(f"| {i + 1} | {a:.3f} | {b:.3f} |")
+    lines += [f"| decode the union of the columns once ({len(p['columns'])}) | | "
+              f"{p['decode_once_cpu_s']:.3f} |",
+              f"| all (1 alone = query 1 over the files: {p['over_files_cpu_s'][0]:.3f}) | "
+              f"{p['unshared_all_cpu_s']:.3f} ({p['unshared_all/alone']:.2f}x alone) | "
+              f"{p['shared_all_cpu_s']:.3f} ({p['shared_all/alone']:.2f}x alone) |"]
+    return lines
 
 
 def main() -> None:
@@ -198,6 +321,8 @@ def main() -> None:
                         help="drop the page cache before every timed run (root only)")
     parser.add_argument("--rows-per-task", type=int,
                         help="EngineOptions.rows_per_task (default: the engine's)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also measure where a shared step's CPU time goes")
     parser.add_argument("--out", type=Path, default=RESULTS / "shared_scan.json")
     args = parser.parse_args()
     if (args.data_dir is None) == (args.rows is None):
@@ -213,6 +338,8 @@ def main() -> None:
         table = args.table or SYNTHETIC_TABLE
         measured = measure(data_dir, table, clients=args.clients, repeats=args.repeats,
                            cold=args.cold, rows_per_task=args.rows_per_task)
+        profiled = (profile(data_dir, table, clients=args.clients, repeats=args.repeats)
+                    if args.profile else None)
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -225,6 +352,8 @@ def main() -> None:
         "rows_per_task": args.rows_per_task, "load_average_at_start": load,
         "measured": measured,
     }
+    if profiled is not None:
+        results["profile"] = profiled
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1) + "\n")
     args.out.with_suffix(".md").write_text(markdown(results))

@@ -19,7 +19,14 @@ import pyarrow as pa
 import pytest
 
 from engine.api import Engine, EngineOptions
-from engine.errors import AdqlError, EngineError, QueryCancelledError, UnknownTableError
+from engine.errors import (
+    AdqlError,
+    ChunkUnavailableError,
+    EngineError,
+    QueryCancelledError,
+    UnknownTableError,
+)
+from engine.execute import shared_scan
 from engine.execute.shared_scan import ScanScheduler
 from tests.engine.query.cases import all_cases
 from tests.engine.query.conftest import _objects
@@ -293,3 +300,20 @@ def test_cone_and_one_query_alone_run_unshared(engine: Engine, one_task_engine: 
     before = len(scans.stats().steps)
     one_task_engine.query(AGGREGATES[0]).to_table()
     assert len(scans.stats().steps) == before  # no elevator: the unshared path ran
+
+
+def test_a_step_reads_its_column_ranges_whether_the_kernel_or_a_copy_reads_them(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    scans = _scans(engine)
+    files = [f for t in engine.plan(AGGREGATES[0]).tasks for f in t.scan.files]
+    columns = ["ra", "g_mag"]
+    wanted = sum(size for f in files for _start, size in shared_scan.column_ranges(f, columns))
+    before = dict(scans.stats().reads)
+    advised = scans.read(files, columns)  # posix_fadvise on Linux
+    monkeypatch.setattr(shared_scan, "_ADVISE", False)  # the copy, as where it is missing
+    copied = scans.read(files, columns)
+    assert advised == copied == wanted > 0
+    reads = scans.stats().reads
+    assert all(reads[f] - before.get(f, 0) == 2 for f in files)
+    with pytest.raises(ChunkUnavailableError, match="could not be read"):
+        scans.read([str(Path(files[0]).with_name("missing.parquet"))], columns)

@@ -14,7 +14,13 @@ from engine.plan import SCAN_RELATION, ChunkTask, QueryPlan, ScanShare
 from engine.planning import constraints
 from engine.planning.analysis import Analysis, TableRef
 from engine.planning.bind import TableSource, bind_tables, relation, substitute
-from engine.planning.chunks import ChunkChooser, Ranges, combine_ranges, dec_band
+from engine.planning.chunks import (
+    ChunkChooser,
+    Ranges,
+    combine_ranges,
+    dec_band,
+    row_group_ranges,
+)
 from engine.planning.partition_index import index_of
 from engine.planning.resolve import memory_names, table_key
 from engine.planning.split import UNSPLITTABLE, split_select
@@ -82,6 +88,8 @@ def _task(analysis: Analysis, partial: exp.Query, driver: TableRef, group: list[
           ranges: Ranges | None) -> ChunkTask:
     """The partial query over one group of chunks (other tables read whole)."""
     chunk_ids = [p.chunk_id for p in group]
+    if ranges is not None:
+        ranges = row_group_ranges(ranges, group)
 
     def bind(table: exp.Table) -> exp.Expr:
         source = analysis.sources[table_key(table)]

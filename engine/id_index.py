@@ -4,7 +4,7 @@ A table's ``id_index.parquet`` is sorted by id in row groups of 262,144 rows. At
 rows that is ~3,800 row groups and a footer of several MB: reading it for every lookup
 (as a ``read_parquet`` query does) costs tens of milliseconds. Here each index's footer
 and its row groups' first ids are read once and kept, so a lookup costs a bisection per
-id and one row-group read per distinct row group.
+id and, per distinct row group, a read of its pages up to the largest id wanted there.
 """
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ from engine.sky.healpix import SPATIAL_INDEX_COLUMN
 MAX_ROW_GROUPS = 64
 """A lookup needing more row groups than this (16M index rows, ~256 MB) returns None: the
 caller then reads the index with a streaming query instead of holding it in memory."""
+
+
+BATCH_ROWS = 16_384
+"""Index rows decoded at a time while looking for ids in one row group."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +90,29 @@ def lookup(path: str, id_column: str, ids: list[int | str]) -> list[int] | None:
         return None
     if not groups:
         return []
-    rows = pq.ParquetFile(path, metadata=ranges.metadata).read_row_groups(
-        sorted(groups), columns=[id_column, SPATIAL_INDEX_COLUMN])
-    found = pc.is_in(rows[id_column], value_set=pa.array(ids, rows.schema.field(id_column).type))
-    return sorted(set(rows[SPATIAL_INDEX_COLUMN].filter(found).to_pylist()))
+    file = pq.ParquetFile(path, metadata=ranges.metadata)
+    wanted = pa.array(ids, file.schema_arrow.field(id_column).type)
+    found: set[int] = set()
+    for g in sorted(groups):
+        found.update(_matches(file, g, id_column, wanted,
+                              max(i for i in ids if ranges.firsts[g] <= i <= ranges.lasts[g])))
+    return sorted(found)
+
+
+def _matches(file: pq.ParquetFile, group: int, id_column: str, wanted: pa.Array,
+             last: Any) -> list[int]:
+    """The ``_healpix_29`` of the rows of one row group whose id is in ``wanted``.
+
+    The index is sorted by id, so the read stops at the batch reaching ``last`` (the
+    largest id wanted here): on average half of the row group's pages are decoded, not
+    all of them (the ``_healpix_29`` column is most of the index's bytes).
+    """
+    found: list[int] = []
+    for batch in file.iter_batches(batch_size=BATCH_ROWS, row_groups=[group],
+                                   columns=[id_column, SPATIAL_INDEX_COLUMN], use_threads=False):
+        ids = batch.column(0)
+        found.extend(batch.column(1).filter(pc.is_in(ids, value_set=wanted)).to_pylist())
+        tail = ids[len(ids) - 1].as_py() if len(ids) else None
+        if tail is not None and tail >= last:
+            break
+    return found

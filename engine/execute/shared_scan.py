@@ -261,13 +261,19 @@ class _Elevator:
         n = len(self.order)
         start = bisect.bisect_right(self.order, self.last) if self.last is not None else 0
         ring = (self.order[(start + k) % n] for k in range(n))
+        cap = min(self.scheduler.step_bytes, self.scheduler.memory.capacity)
         if len(active) == 1 and active[0].untouched and len(active[0].tasks) > 1:
             rider = active[0]
-            # As many untouched tasks as the unshared path runs at once, from the position on.
+            # As many untouched tasks as the unshared path runs at once, from the position
+            # on; only tasks no larger than a step, so that a query arriving meanwhile waits
+            # a step at most before it rides (at 1e8 rows, two tasks of 25M rows ran alone
+            # for half the scan, and the others then read that half again).
+            row_bytes = sum(rider.widths.values())
             chosen: dict[int, str] = {}
             for path in ring:
                 task = rider.task_of.get(path)
-                if task is not None and task in rider.untouched and task not in chosen:
+                if (task is not None and task in rider.untouched and task not in chosen
+                        and self._task_bytes(rider, task, row_bytes) <= cap):
                     chosen[task] = path
                     if len(chosen) == self.scheduler.workers:
                         break
@@ -282,7 +288,6 @@ class _Elevator:
             return None
         columns = set().union(*(r.widths for r in riders))
         row_bytes = sum(max(r.widths.get(c, 0) for r in riders) for c in columns)
-        cap = min(self.scheduler.step_bytes, self.scheduler.memory.capacity)
         files, size = [first], self.rows[first] * row_bytes
         # A run of following files needed by exactly the same riders, up to the step size
         # (not across the end of the order: a step reads files in order).
@@ -294,6 +299,11 @@ class _Elevator:
             files.append(path)
             size += more
         return _Step(tuple(files), riders)
+
+    def _task_bytes(self, rider: _Rider, task: int, row_bytes: int) -> int:
+        scan = rider.tasks[task].scan
+        assert scan is not None
+        return sum(scan.rows) * row_bytes
 
     def _run(self) -> None:
         try:
@@ -470,8 +480,10 @@ class ScanScheduler:
                  workers: int = 2) -> None:
         self.con = con
         self.workers = max(1, workers)
-        self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="qsa-scan-ride")
-        """Runs the riders of a step side by side."""
+        self.pool = ThreadPoolExecutor(max(1, self.workers - 1),
+                                       thread_name_prefix="qsa-scan-ride")
+        """Runs the riders of a step side by side, beside the one the elevator's own thread
+        runs: ``workers`` statements at once, as many as the unshared pool runs."""
         self.reader = ThreadPoolExecutor(1, thread_name_prefix="qsa-scan-read")
         """Reads the next step while the riders of one run."""
         self.memory = _ScanMemory(int(memory_bytes * SCAN_MEMORY_FRACTION))

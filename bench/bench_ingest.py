@@ -17,6 +17,12 @@ back. Results go to ``bench/results/ingest.json`` and ``ingest.md`` (``--name`` 
 the stem). ``--only ours-stream --data-dir DIR --keep`` ingests into DIR and keeps it (the
 billion-row run); the run is stopped and DIR deleted if the disk's free space falls below
 ``--min-free-gb``.
+
+``--baseline DIR`` runs ``ours-stream`` with the ``engine`` package of another code tree
+(e.g. ``git archive COMMIT engine | tar -x -C DIR``) in turns with this one, ``--repeats``
+times each; ``--memory-limit 3G`` runs every ingest in a cgroup with that memory limit
+(page cache included), so that the spill does not fit in the page cache, as at 1e9 rows.
+Each run reports its pass-1 and pass-2+3 seconds (from the ingest's log).
 """
 
 from __future__ import annotations
@@ -24,8 +30,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import platform
+import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -71,23 +80,47 @@ def generate(rows: int, out: Path) -> list[Path]:
     return files
 
 
-def run_ours(out: Path, files: list[str] | None, rows: int, workers: int) -> None:
-    """Ingest with our store (in this process: called through the subprocess runner)."""
+PASS_LOG = re.compile(r"pass (1|2\+3) \((\d+) (?:parts|partitions)\): ([\d.]+) s")
+"""The ingest's log lines giving each pass's time (engine.ingest.api)."""
+
+
+def run_ours(out: Path, files: list[str] | None, args: argparse.Namespace) -> None:
+    """Ingest with our store (in this process: called through the subprocess runner), with
+    the engine of ``args.code`` when given; write the passes' times to ``out/passes.json``."""
+    if args.code:
+        sys.path.insert(0, args.code)  # spawned workers inherit it
     from engine.ingest.api import ingest_batches, ingest_files
     from engine.ingest.synthetic import synthetic_source
 
+    rows = args.rows
+    passes: dict[str, float] = {}
+
+    class Passes(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            found = PASS_LOG.search(record.getMessage())
+            if found:
+                if found[1] == "1":
+                    passes["pass1_s"], passes["parts"] = float(found[3]), int(found[2])
+                else:
+                    passes["pass2_s"], passes["partitions"] = float(found[3]), int(found[2])
+
+    logger = logging.getLogger("engine.ingest.api")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(Passes())
     options: dict[str, Any] = dict(ra="ra", dec="dec", id_column="id",
                                    margin_arcsec=MARGIN_ARCSEC,
-                                   max_rows_per_partition=MAX_ROWS, workers=workers,
+                                   max_rows_per_partition=args.max_rows, workers=args.workers,
                                    progress="always" if rows >= 10**8 else False)
     if files:
         ingest_files(out, "bench.synth", files, **options)
     else:
         # At most ~128 parts: each pass-1 job writes one spill file per sky bucket, which
         # each partition of the bucket then opens.
-        part_rows = max(2_000_000, -(-rows // 128))
+        part_rows = args.part_rows or max(2_000_000, -(-rows // 128))
         ingest_batches(out, "bench.synth", synthetic_source(rows, seed=SEED,
                                                             part_rows=part_rows), **options)
+    engine_dir = Path(sys.modules["engine"].__file__ or "").parent.parent
+    (out / "passes.json").write_text(json.dumps({**passes, "code": str(engine_dir)}))
 
 
 def run_hats_import(files: list[str], out: Path) -> None:
@@ -123,13 +156,29 @@ def tree_bytes(root: Path) -> int:
     return total
 
 
+def memory_cgroup(limit: str) -> Path:
+    """Create (or reuse) the cgroup ``bench_ingest`` with a memory limit (``3G``): v2 when
+    the unified hierarchy is mounted at /sys/fs/cgroup, else v1's memory controller."""
+    v2 = Path("/sys/fs/cgroup/cgroup.controllers").exists()
+    group = Path("/sys/fs/cgroup" if v2 else "/sys/fs/cgroup/memory") / "bench_ingest"
+    group.mkdir(exist_ok=True)
+    (group / ("memory.max" if v2 else "memory.limit_in_bytes")).write_text(limit)
+    return group
+
+
 def measure(cmd: list[str], watch: Path, min_free_gb: float = 0.0,
-            log_every_s: float = 0.0) -> dict[str, float]:
-    """Run a command; return wall time, peak RSS of its process tree and peak bytes under
-    ``watch``. Below ``min_free_gb`` free on ``watch``'s disk it is killed and ``watch``
-    deleted."""
+            log_every_s: float = 0.0, cgroup: Path | None = None) -> dict[str, float]:
+    """Run a command (in ``cgroup`` when given); return wall time, CPU time (user + system,
+    its process tree), peak RSS of its process tree and peak bytes under ``watch``. Below
+    ``min_free_gb`` free on ``watch``'s disk it is killed and ``watch`` deleted."""
     start = time.monotonic()
-    proc = subprocess.Popen(cmd, cwd=HERE.parent)
+
+    def enter_cgroup() -> None:
+        if cgroup is not None:
+            (cgroup / "cgroup.procs").write_text(str(os.getpid()))
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.Popen(cmd, cwd=HERE.parent, preexec_fn=enter_cgroup)
     peak = {"rss": 0, "disk": 0}
     done = threading.Event()
     stopped = threading.Event()
@@ -172,8 +221,10 @@ def measure(cmd: list[str], watch: Path, min_free_gb: float = 0.0,
                          f"{watch} was deleted")
     if code != 0:
         raise SystemExit(f"{cmd} failed with exit code {code}")
-    return {"seconds": time.monotonic() - start, "peak_rss_mib": peak["rss"] / 2**20,
-            "peak_disk_mb": peak["disk"] / 1e6}
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return {"seconds": time.monotonic() - start, "cpu_s": cpu,
+            "peak_rss_mib": peak["rss"] / 2**20, "peak_disk_mb": peak["disk"] / 1e6}
 
 
 def scan_seconds(glob: str) -> float:
@@ -207,24 +258,36 @@ def footprint(out: Path, rows: int, tool: str) -> dict[str, float]:
 
 
 def one_run(name: str, args: argparse.Namespace, files: list[str], out: Path,
-            workers: int = 2) -> dict[str, float]:
-    """Run one tool into ``out`` and return its figures."""
-    me = [sys.executable, "-m", "bench.bench_ingest", "--rows", str(args.rows)]
+            workers: int = 2, code: str | None = None) -> dict[str, Any]:
+    """Run one tool into ``out`` (ours with the engine of ``code`` when given) and return
+    its figures."""
+    me = [sys.executable, "-m", "bench.bench_ingest", "--rows", str(args.rows),
+          "--max-rows", str(args.max_rows), "--part-rows", str(args.part_rows)]
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     if name == "hats-import":
         cmd = [*me, "--run", "hats-import", "--out", str(out), "--files", *files]
     else:
         cmd = [*me, "--run", "ours", "--out", str(out), "--workers", str(workers),
+               *(["--code", code] if code else []),
                *(["--files", *files] if name == "ours-files" else [])]
-    m = measure(cmd, out, args.min_free_gb, log_every_s=60 if args.rows >= 10**8 else 0)
+    cgroup = memory_cgroup(args.memory_limit) if args.memory_limit else None
+    m = measure(cmd, out, args.min_free_gb, log_every_s=60 if args.rows >= 10**8 else 0,
+                cgroup=cgroup)
     m["rows_per_s"] = args.rows / m["seconds"]
+    m["load_average_1min_after"] = os.getloadavg()[0]
+    if (out / "passes.json").exists():
+        m.update(json.loads((out / "passes.json").read_text()))
+        (out / "passes.json").unlink()
+    if "pass2_s" in m:
+        m["pass2_s_per_partition"] = m["pass2_s"] / max(m["partitions"], 1)
     m.update(footprint(out, args.rows, name))
     m["peak_disk_over_published"] = m["peak_disk_mb"] / 1e3 / (
         m["published_gb"] + m["id_index_bytes_per_row"] * args.rows / 1e9)
     if not args.keep:
         shutil.rmtree(out, ignore_errors=True)
-    result = {k: round(v, 3 if v < 100 else 1) for k, v in m.items()}
+    result = {k: round(v, 3 if v < 100 else 1) if isinstance(v, float) else v
+              for k, v in m.items()}
     print(name, result, flush=True)
     return result
 
@@ -239,13 +302,25 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the output")
     parser.add_argument("--min-free-gb", type=float, default=10.0)
     parser.add_argument("--name", default="ingest", help="results file stem")
+    parser.add_argument("--max-rows", type=int, default=MAX_ROWS,
+                        help="rows per partition at most")
+    parser.add_argument("--part-rows", type=int, default=0,
+                        help="rows per stream part (pass-1 job); default: max(2M, rows/128)")
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="also run ours-stream with the engine package under DIR")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="with --baseline: runs of each, in turns")
+    parser.add_argument("--memory-limit", metavar="SIZE",
+                        help="run each ingest in a cgroup with this memory limit (e.g. 3G)")
+    parser.add_argument("--work", default=str(WORK), help="folder for inputs and outputs")
+    parser.add_argument("--code", help=argparse.SUPPRESS)
     parser.add_argument("--run", choices=["ours", "hats-import"], help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--files", nargs="*", help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run == "ours":
-        run_ours(Path(args.out), args.files, args.rows, args.workers)
+        run_ours(Path(args.out), args.files, args)
         return
     if args.run == "hats-import":
         run_hats_import(args.files, Path(args.out))
@@ -253,7 +328,10 @@ def main() -> None:
 
     names = [args.only] if args.only else ["ours-stream", "ours-files", "hats-import"]
     results: dict[str, Any] = {
-        "rows": args.rows, "margin_arcsec": MARGIN_ARCSEC, "max_rows_per_partition": MAX_ROWS,
+        "command": "python -m bench.bench_ingest " + " ".join(sys.argv[1:]),
+        "rows": args.rows, "margin_arcsec": MARGIN_ARCSEC,
+        "max_rows_per_partition": args.max_rows, "part_rows": args.part_rows or None,
+        "memory_limit": args.memory_limit, "workers": args.workers,
         "seed": SEED, "cpus": os.cpu_count(), "machine": platform.platform(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "scan_sql": SCAN_SQL,
@@ -261,13 +339,22 @@ def main() -> None:
     files: list[str] = []
     if set(names) & {"ours-files", "hats-import"}:
         t0 = time.monotonic()
-        files = [str(f) for f in generate(args.rows, WORK / "input")]
+        files = [str(f) for f in generate(args.rows, Path(args.work) / "input")]
         results["generate_seconds"] = round(time.monotonic() - t0, 1)
         results["input_bytes_per_row"] = round(
             sum(os.path.getsize(f) for f in files) / args.rows, 2)
-        results["input_scan_s"] = round(scan_seconds(str(WORK / "input" / "*.parquet")), 3)
+        results["input_scan_s"] = round(scan_seconds(str(Path(args.work) / "input" /
+                                                     "*.parquet")), 3)
+    if args.baseline:
+        runs: dict[str, list[dict[str, float]]] = {"baseline-stream": [], "ours-stream": []}
+        for _ in range(args.repeats):
+            for key, code in (("baseline-stream", args.baseline), ("ours-stream", None)):
+                runs[key].append(one_run("ours-stream", args, files, Path(args.work) / "out_turns",
+                                         workers=args.workers, code=code))
+        results.update(runs)
+        names = []
     for name in names:
-        out = Path(args.data_dir) if args.data_dir else WORK / f"out_{name}"
+        out = Path(args.data_dir) if args.data_dir else Path(args.work) / f"out_{name}"
         results[name] = one_run(name, args, files, out)
     if args.scaling:
         for workers in (1, 2):
@@ -287,28 +374,44 @@ def write_results(results: dict[str, Any], name: str) -> None:
     lines = [
         "# Ingest benchmark",
         "",
-        f"`python -m bench.bench_ingest --rows {rows}` on {results['cpus']} CPUs "
+        f"`{results['command']}` on {results['cpus']} CPUs "
         f"({results['machine']}), started {results['started']}: {rows:,} synthetic rows "
         f"(seed {results['seed']}), margin {results['margin_arcsec']} arcsec, at most "
-        f"{results['max_rows_per_partition']:,} rows per partition. Ours writes the id "
-        "index too; hats-import has no id index.",
+        f"{results['max_rows_per_partition']:,} rows per partition"
+        + (f", {results['part_rows']:,} rows per stream part" if results["part_rows"] else "")
+        + (f", every ingest in a cgroup limited to {results['memory_limit']} of memory (page "
+           "cache included)" if results["memory_limit"] else "")
+        + ". Ours writes the id index too; hats-import has no id index.",
         "",
-        "| run | workers | seconds | rows/s | peak RSS MiB (tree) | peak disk MB | peak disk "
-        "/ published | published B/row | id index B/row | scan s |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| run | workers | seconds | rows/s | CPU s | peak RSS MiB (tree) | peak disk MB | "
+        "peak disk / published | published B/row | id index B/row | scan s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for key in ("ours-stream", "ours-files", "hats-import", "ours-stream-1-worker",
-                "ours-stream-2-worker"):
-        r = results.get(key)
-        if not isinstance(r, dict):
-            continue
-        workers = "1" if key.endswith("1-worker") else "2"
+    turns = [(key, i + 1, r) for key in ("baseline-stream", "ours-stream")
+             if isinstance(results.get(key), list) for i, r in enumerate(results[key])]
+    single = [(key, 0, results[key]) for key in (
+        "ours-stream", "ours-files", "hats-import", "ours-stream-1-worker",
+        "ours-stream-2-worker") if isinstance(results.get(key), dict)]
+    for key, turn, r in sorted(turns, key=lambda t: t[1]) + single:
+        workers = "1" if key.endswith("1-worker") else str(results.get("workers", 2))
+        key = f"{key} (turn {turn})" if turn else key
         lines.append(
             f"| {key} | {workers} | {r['seconds']} | {r['rows_per_s']:,.0f} | "
+            f"{r.get('cpu_s', '')} | "
             f"{r['peak_rss_mib']:,.0f} | {r['peak_disk_mb']:,.0f} | "
             f"{r['peak_disk_over_published']} | {r['published_bytes_per_row']} | "
             f"{r['id_index_bytes_per_row']} | {r['scan_s']} |")
     lines.append("")
+    if turns:
+        lines += ["Passes (from the ingest's log; pass 2+3 writes partitions, then margins), "
+                  "with the 1-minute load average when each run ended:", "",
+                  "| run | pass 1 s | pass 2+3 s | pass 2+3 s per partition | partitions | "
+                  "load average |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        for key, turn, r in sorted(turns, key=lambda t: t[1]):
+            lines.append(f"| {key} (turn {turn}) | {r.get('pass1_s')} | {r.get('pass2_s')} "
+                         f"| {r.get('pass2_s_per_partition')} | {r.get('partitions')} | "
+                         f"{r['load_average_1min_after']} |")
+        lines.append("")
     if "input_bytes_per_row" in results:
         lines.append(f"Input Parquet files (pyarrow defaults): {results['input_bytes_per_row']} "
                      f"B/row; DuckDB scan of them: {results['input_scan_s']} s.")

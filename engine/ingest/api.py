@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from concurrent.futures import Executor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Unpack
 
 import pyarrow as pa
 
@@ -37,14 +37,20 @@ from engine.ingest.cluster import DaskPool, DaskTarget
 from engine.ingest.inputs import NewRows, Work, resolve, stream_meta
 from engine.ingest.layout import plan_layout
 from engine.ingest.metadata import build_columns, read_felis_table, schema_with_metadata
+from engine.ingest.options import (
+    DEFAULT_MARGIN_ARCSEC,
+    IngestOptions,
+    TableOptions,
+    checked,
+)
 from engine.ingest.partitioning import DEFAULT_MAX_ROWS_PER_PARTITION, HISTOGRAM_ORDER
 from engine.ingest.scan import Scan, ScanRequest, scan
 from engine.ingest.sources import (
     BatchSource,
     peek,
 )
-from engine.ingest.workers import sha256_file
-from engine.ingest.write import WriteRequest, write_partitions
+from engine.ingest.workers import read_order, sha256_file
+from engine.ingest.write import SpillIndex, WriteRequest, write_partitions
 from engine.sky.healpix import SPATIAL_INDEX_COLUMN
 
 _log = logging.getLogger(__name__)
@@ -55,11 +61,6 @@ pass-1 job writes a spill file per sky bucket: bigger jobs, fewer files)."""
 
 ONE_SHOT_PART_ROWS = 1_000_000
 """Rows of a one-shot stream gathered in this process and shipped to a worker at a time."""
-
-DEFAULT_MARGIN_ARCSEC = 10.0
-"""Overlap kept around each partition. It must exceed the largest cross-match radius we
-accept, or pairs straddling a partition edge are lost."""
-
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class TableSpec:
@@ -75,6 +76,8 @@ class TableSpec:
     margin_arcsec: float
     max_rows: int
     allow_orphans: bool
+    schema_yaml: str | Path | None = None
+    """A Felis YAML schema giving units, UCDs and descriptions."""
 
 
 def _check_table_name(table: str) -> str:
@@ -84,24 +87,8 @@ def _check_table_name(table: str) -> str:
     return table.lower()
 
 
-def ingest_files(
-    data_dir: str | Path,
-    table: str,
-    files: list[str] | tuple[str, ...],
-    *,
-    ra: str | None = None,
-    dec: str | None = None,
-    id_column: str | None = None,
-    director: str | None = None,
-    director_key: str | None = None,
-    schema_yaml: str | Path | None = None,
-    margin_arcsec: float = DEFAULT_MARGIN_ARCSEC,
-    max_rows_per_partition: int = DEFAULT_MAX_ROWS_PER_PARTITION,
-    allow_orphans: bool = False,
-    workers: int | None = None,
-    progress: bool | Literal["always"] = True,
-    dask: DaskTarget | None = None,
-) -> TableManifest:
+def ingest_files(data_dir: str | Path, table: str, files: list[str] | tuple[str, ...],
+                 **options: Unpack[IngestOptions]) -> TableManifest:
     """Ingest files into a table (a new table or a new version appending to it).
 
     Parameters
@@ -112,34 +99,11 @@ def ingest_files(
         ``schema.table``.
     files
         Parquet, CSV, FITS or VOTable files sharing their columns.
-    ra, dec
-        Position columns (degrees): the table is positional, partitioned on the sky.
-        Values must be finite, ra in [0, 360] (360 is accepted and is the same place as
-        0; values are stored unchanged) and dec in [-90, 90]; anything else is an error
-        naming the file, row and column (no silent wrapping).
-    id_column
-        Unique id of a positional table, indexed (the table becomes a director).
-    director, director_key
-        Make a child table placed with its director's rows, by this foreign key.
-    schema_yaml
-        A Felis YAML schema giving units, UCDs and descriptions.
-    margin_arcsec
-        Margin radius kept around each partition.
-    max_rows_per_partition
-        Adaptive partitioning threshold.
-    allow_orphans
-        Drop (and report) child rows whose director key is unknown instead of failing.
-    workers
-        Worker processes (default: the number of CPUs, at most 8).
-    progress
-        True: a progress bar on stderr when it is a terminal; ``"always"``: even when it
-        is not; False: none.
-    dask
-        Run the partitioning tasks on a dask distributed cluster instead of local worker
-        processes: a scheduler address (``tcp://HOST:8786``) or a ``distributed.Client``.
-        Its workers must see the data directory and the input files at the same paths as
-        this process (checked before pass 1); this process publishes, atomically, as
-        without it. A regular (unpartitioned) table is written by this process.
+    **options
+        Column roles, partitioning and how the ingest runs: see
+        :class:`~engine.ingest.options.IngestOptions` (``ra``, ``dec``, ``id_column``,
+        ``director``, ``director_key``, ``schema_yaml``, ``margin_arcsec``,
+        ``max_rows_per_partition``, ``allow_orphans``, ``workers``, ``progress``, ``dask``).
 
     Returns
     -------
@@ -150,41 +114,27 @@ def ingest_files(
     ------
     IngestError
         Bad input or arguments, or a disk too small or full; nothing published was changed.
+    TypeError
+        An unknown keyword.
 
     Notes
     -----
     Ingests into one table run one at a time: a second one waits for the first to
     publish (saying so on stderr), then adds its rows to that version.
     """
-    spec = table_spec(table, ra, dec, id_column, director, director_key, margin_arcsec,
-                      max_rows_per_partition, allow_orphans)
+    checked(options, IngestOptions, "ingest_files")
+    spec = table_spec(table, options)
     if not files:
         raise IngestError("No input files given.")
+    dask = options.get("dask")
     paths = tuple(str(Path(f).absolute() if dask is not None else Path(f)) for f in files)
-    return _run(Path(data_dir), spec, NewRows(files=paths), schema_yaml,
-                _Pool(workers, dask), progress)
+    return _run(Path(data_dir), spec, NewRows(files=paths), options)
 
 
-def ingest_batches(
-    data_dir: str | Path,
-    table: str,
-    batches: BatchSource | Iterable[pa.RecordBatch | pa.Table],
-    *,
-    ra: str | None = None,
-    dec: str | None = None,
-    id_column: str | None = None,
-    director: str | None = None,
-    director_key: str | None = None,
-    schema_yaml: str | Path | None = None,
-    margin_arcsec: float = DEFAULT_MARGIN_ARCSEC,
-    max_rows_per_partition: int = DEFAULT_MAX_ROWS_PER_PARTITION,
-    allow_orphans: bool = False,
-    nrows: int | None = None,
-    name: str = "batch stream",
-    workers: int | None = None,
-    progress: bool | Literal["always"] = True,
-    dask: DaskTarget | None = None,
-) -> TableManifest:
+def ingest_batches(data_dir: str | Path, table: str,
+                   batches: BatchSource | Iterable[pa.RecordBatch | pa.Table], *,
+                   nrows: int | None = None, name: str = "batch stream",
+                   **options: Unpack[IngestOptions]) -> TableManifest:
     """Ingest a stream of Arrow record batches (no input files) into a table.
 
     Parameters
@@ -200,7 +150,7 @@ def ingest_batches(
         progress bar and the disk check. Unknown, the disk check cannot refuse early.
     name
         Names a plain iterable in error messages (rows count from its first row).
-    others
+    data_dir, table, **options
         As :func:`ingest_files`.
 
     Returns
@@ -212,6 +162,8 @@ def ingest_batches(
     ------
     IngestError
         Bad rows (named by stream part and row), bad arguments, or a disk too small.
+    TypeError
+        An unknown keyword.
 
     Examples
     --------
@@ -223,8 +175,8 @@ def ingest_batches(
     >>> m.nrows, m.column("ra").unit
     (3000, 'deg')
     """
-    spec = table_spec(table, ra, dec, id_column, director, director_key, margin_arcsec,
-                      max_rows_per_partition, allow_orphans)
+    checked(options, IngestOptions, "ingest_batches")
+    spec = table_spec(table, options)
     if isinstance(batches, BatchSource):
         label = batches.name
         sample, _ = peek(batches.read_part(0), f"{label} part 0")
@@ -235,23 +187,26 @@ def ingest_batches(
     else:
         sample, one_shot = peek(batches, name)
         new = NewRows(one_shot=one_shot, sample=sample, name=name, nrows=nrows)
-    return _run(Path(data_dir), spec, new, schema_yaml, _Pool(workers, dask), progress)
+    return _run(Path(data_dir), spec, new, options)
 
 
-def table_spec(table: str, ra: str | None, dec: str | None, id_column: str | None,
-               director: str | None, director_key: str | None, margin_arcsec: float,
-               max_rows: int, allow_orphans: bool) -> TableSpec:
+def table_spec(table: str, options: TableOptions) -> TableSpec:
     """Check an ingest's table name and column roles; return what they make of the table."""
     name = _check_table_name(table)
+    ra, dec = options.get("ra"), options.get("dec")
+    director, director_key = options.get("director"), options.get("director_key")
     if (ra is None) != (dec is None):
         raise IngestError("Give both --ra and --dec, or neither.")
     if (director is None) != (director_key is None):
         raise IngestError("Give both --director and --director-key, or neither.")
     kind = (TableKind.CHILD if director else
             TableKind.POSITIONAL if ra else TableKind.REGULAR)
-    return TableSpec(name, kind, ra, dec, id_column, director.lower() if director else None,
-                     director_key, margin_arcsec if kind is TableKind.POSITIONAL else 0.0,
-                     max_rows, allow_orphans)
+    margin = options.get("margin_arcsec", DEFAULT_MARGIN_ARCSEC)
+    return TableSpec(name, kind, ra, dec, options.get("id_column"),
+                     director.lower() if director else None, director_key,
+                     margin if kind is TableKind.POSITIONAL else 0.0,
+                     options.get("max_rows_per_partition", DEFAULT_MAX_ROWS_PER_PARTITION),
+                     options.get("allow_orphans", False), options.get("schema_yaml"))
 
 
 def _refuse_in_spawned_bootstrap() -> None:
@@ -287,9 +242,11 @@ class _Pool:
         return pool, pool.nthreads
 
 
-def _run(data_dir: Path, spec: TableSpec, new: NewRows, schema_yaml: str | Path | None,
-         runner: _Pool, progress: bool | Literal["always"]) -> TableManifest:
+def _run(data_dir: Path, spec: TableSpec, new: NewRows, options: IngestOptions
+         ) -> TableManifest:
     """Take the table's lock, check the disk, ingest in a transaction, publish."""
+    runner = _Pool(options.get("workers"), options.get("dask"))
+    progress = options.get("progress", True)
     if runner.dask is not None:  # workers may run in other folders: no relative paths
         data_dir = data_dir.absolute()
     # One writer per table from reading the version it appends to until publishing its own:
@@ -311,7 +268,7 @@ def _run(data_dir: Path, spec: TableSpec, new: NewRows, schema_yaml: str | Path 
         tx = None
         try:
             tx = txn.begin(data_dir, name)
-            return _ingest(data_dir, spec, new, old, tx, schema_yaml, runner, progress)
+            return _ingest(data_dir, spec, new, old, tx, runner, progress)
         except BaseException as exc:
             if tx is not None:
                 txn.abort(tx)
@@ -347,15 +304,14 @@ class _Target:
 
 def _ingest(
     data_dir: Path, spec: TableSpec, new: NewRows, old: PublishedTable | None,
-    tx: Path, schema_yaml: str | Path | None,
-    runner: _Pool, progress: bool | Literal["always"],
+    tx: Path, runner: _Pool, progress: bool | Literal["always"],
 ) -> TableManifest:
     start = time.monotonic()
     work = resolve(new, pipeline.old_inputs(old), required_columns(spec), split_rows=SPLIT_ROWS,
                    one_shot_rows=ONE_SHOT_PART_ROWS)
     description, felis = "", None
-    if schema_yaml:
-        description, felis = read_felis_table(schema_yaml, spec.table.split(".", 1)[1])
+    if spec.schema_yaml:
+        description, felis = read_felis_table(spec.schema_yaml, spec.table.split(".", 1)[1])
     meta = {}
     for found in reversed(work.inputs.probes):
         meta.update({k: v for k, v in found.meta.items() if v.unit or v.ucd or v.description})
@@ -417,7 +373,7 @@ def _partitioned(
         ra=spec.ra, dec=spec.dec, id_column=spec.id_column, director_key=spec.director_key,
         director_index=str(director.resolve(director.manifest.id_index))
         if director and director.manifest.id_index else None,
-        allow_orphans=spec.allow_orphans)
+        allow_orphans=spec.allow_orphans, read_order=read_order(work.total))
     table_part = spec.table.split(".", 1)[1]
     schema = schema_with_metadata(
         pa.schema([pa.field(SPATIAL_INDEX_COLUMN, pa.int64()), *work.inputs.schema]), columns)
@@ -442,8 +398,9 @@ def _partitioned(
         t0 = time.monotonic()
         bar.reset(total=len(layout.orders))
         bar.unit, bar.desc = " partitions", f"write {spec.table}"
-        written = write_partitions(layout, found.spills, WriteRequest(
-            schema, spec.margin_arcsec, spec.ra, spec.dec), pool, bar, max_pending=n_workers + 2)
+        written = write_partitions(
+            layout, SpillIndex(found.spills, found.histogram, request.read_order),
+            WriteRequest(schema, spec.margin_arcsec, spec.ra, spec.dec), pool, bar, n_workers)
         if id_future is not None:
             id_future.result()
             for res in found.results:

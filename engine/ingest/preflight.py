@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Unpack
 
 import numpy as np
 import pyarrow as pa
@@ -19,14 +20,13 @@ from engine.catalog import TableKind, read_table
 from engine.errors import IngestError
 from engine.ingest import pipeline, space
 from engine.ingest.api import (
-    DEFAULT_MARGIN_ARCSEC,
     TableSpec,
     director_table,
     required_columns,
     table_spec,
 )
 from engine.ingest.metadata import read_felis_table
-from engine.ingest.partitioning import DEFAULT_MAX_ROWS_PER_PARTITION
+from engine.ingest.options import TableOptions, checked
 from engine.ingest.readers import iter_batches
 
 SAMPLE_ROWS = 100_000
@@ -68,27 +68,21 @@ class InputReport:
         ])
 
 
-def check_inputs(
-    data_dir: str | Path,
-    table: str,
-    files: list[str] | tuple[str, ...],
-    *,
-    ra: str | None = None,
-    dec: str | None = None,
-    id_column: str | None = None,
-    director: str | None = None,
-    director_key: str | None = None,
-    schema_yaml: str | Path | None = None,
-    sample_rows: int = SAMPLE_ROWS,
-) -> InputReport:
+def check_inputs(data_dir: str | Path, table: str, files: list[str] | tuple[str, ...], *,
+                 sample_rows: int = SAMPLE_ROWS, **options: Unpack[TableOptions]
+                 ) -> InputReport:
     """Validate what :func:`~engine.ingest.api.ingest_files` would ingest; write nothing.
 
     Parameters
     ----------
-    data_dir, table, files, ra, dec, id_column, director, director_key, schema_yaml
+    data_dir, table, files
         As :func:`~engine.ingest.api.ingest_files`.
     sample_rows
         Rows read from the start of each file to check positions and ids.
+    **options
+        The table's column roles and partitioning:
+        :class:`~engine.ingest.options.TableOptions`, as for
+        :func:`~engine.ingest.api.ingest_files`.
 
     Returns
     -------
@@ -99,10 +93,12 @@ def check_inputs(
     ------
     IngestError
         The first problem found, naming the file, row and column where there is one.
+    TypeError
+        An unknown keyword.
     """
+    checked(options, TableOptions, "check_inputs")
     data_dir = Path(data_dir)
-    spec = table_spec(table, ra, dec, id_column, director, director_key,
-                      DEFAULT_MARGIN_ARCSEC, DEFAULT_MAX_ROWS_PER_PARTITION, False)
+    spec = table_spec(table, options)
     if not files:
         raise IngestError("No input files given.")
     paths = [str(f) for f in files]
@@ -111,8 +107,8 @@ def check_inputs(
         raise IngestError(f"Table '{spec.table}' exists as a {old.manifest.kind} table; "
                           f"cannot append {spec.kind} data to it (check --ra/--dec/--director).")
     director_table(data_dir, spec)
-    if schema_yaml:
-        read_felis_table(schema_yaml, spec.table.split(".", 1)[1])
+    if spec.schema_yaml:
+        read_felis_table(spec.schema_yaml, spec.table.split(".", 1)[1])
     inputs = pipeline.probe_inputs(paths, required_columns(spec))
     _check_key_types(inputs, spec)
     sampled = sum(_check_sample(path, spec, sample_rows) for path in paths)

@@ -33,6 +33,8 @@ class ScanRequest:
     director_key: str | None
     director_index: str | None
     allow_orphans: bool
+    read_order: int
+    """Order of pass 2's read grid (:func:`~engine.ingest.workers.read_order`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +84,8 @@ def scan(parts: Iterable[SourcePart], request: ScanRequest, pool: Executor, bar:
                            hist_order=request.hist_order, ra=request.ra, dec=request.dec,
                            id_column=request.id_column, director_key=request.director_key,
                            director_index=request.director_index,
-                           allow_orphans=request.allow_orphans, job_index=index)
+                           allow_orphans=request.allow_orphans, job_index=index,
+                           read_order=request.read_order)
 
     def on_done(job: SpillJob, res: SpillResult) -> None:
         np.add.at(hist, res.hist_pix, res.hist_counts)

@@ -3,9 +3,9 @@
 Pass 1 (:func:`spill_file`): read one part of the input in batches, validate, compute
 ``_healpix_29``, write spill files sorted by it (one per sky bucket), count rows per
 histogram pixel.
-Pass 2 (:func:`write_partition`): gather one partition's rows from the spills of its
-buckets (row groups pruned by their min/max), sort, write the HATS file and the margin
-shards it sends out.
+Pass 2 (:func:`write_partition_group`): gather a group of consecutive partitions' rows
+from the spills of their buckets (whole row groups: pass 1 cuts them on the read grid),
+sort, write each partition's HATS file and the margin shards it sends out.
 Pass 3 (:func:`merge_margin`): concatenate the shards a partition received.
 """
 
@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from engine.errors import IngestError
+from engine.ingest.partitioning import HISTOGRAM_ORDER
 from engine.ingest.sources import FilePart, SourcePart
 from engine.sky.healpix import (
     SPATIAL_INDEX_COLUMN,
@@ -40,7 +41,13 @@ SPILL_ROWS = 2_000_000
 """Rows buffered before a sorted spill is written (bounds a worker's memory)."""
 
 SPILL_ROW_GROUP = 16_384
-"""Small spill row groups, so pass 2 reads little beyond each partition's range."""
+"""Spill row groups hold at most this many rows (and never straddle a read-grid cell)."""
+
+READ_CELL_ROWS = 2_000_000
+"""Rows of the average cell of the read grid (see :func:`read_order`), at most."""
+
+DEFAULT_READ_ORDER = 2
+"""Read-grid order when the rows to ingest are not known in advance (192 cells)."""
 
 FINAL_ROW_GROUP = 65_536
 """Row groups of published files: a small cone reads a small fraction of a partition.
@@ -57,6 +64,28 @@ BUCKET_ORDER = 1
 """Spill files are cut by the order-1 pixel (48 buckets): pass 2 writes partitions in
 ``_healpix_29`` order and deletes a bucket's spills once its partitions are written, so
 the spill and the output never both hold the whole table."""
+
+
+def read_order(total: int | None) -> int:
+    """Return the order of the read grid for an ingest of ``total`` rows (None: unknown).
+
+    Pass 1 cuts spill row groups at the grid's cells (HEALPix pixels of this order) and
+    pass 2 reads whole cells, so every spilled row group is read once, by one pass-2 job.
+    The grid is the coarsest at least :data:`BUCKET_ORDER` whose cells hold at most
+    :data:`READ_CELL_ROWS` rows on average: a pass-2 job holds a cell in memory, and a
+    finer grid would cut each pass-1 sorted run in smaller row groups.
+
+    Examples
+    --------
+    >>> read_order(20_000_000), read_order(100_000_000), read_order(10**9), read_order(None)
+    (1, 2, 3, 2)
+    """
+    if total is None:
+        return DEFAULT_READ_ORDER
+    order = BUCKET_ORDER
+    while total > READ_CELL_ROWS * 12 * 4**order and order < HISTOGRAM_ORDER:
+        order += 1
+    return order
 
 
 DICTIONARY_MAX_SHARE = 0.125
@@ -138,6 +167,8 @@ class SpillJob:
     director_index: str | None = None
     allow_orphans: bool = False
     job_index: int = 0
+    read_order: int = BUCKET_ORDER
+    """Order of the read grid: no spill row group straddles one of its cells."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,18 +366,23 @@ class _BucketWriters:
         self.open: dict[int, tuple[pq.ParquetWriter, str, list[int], list[int]]] = {}
 
     def write(self, bucket: int, table: pa.Table, hpix: np.ndarray) -> None:
-        """Append sorted rows of one bucket, in row groups of :data:`SPILL_ROW_GROUP`."""
+        """Append sorted rows of one bucket in row groups of at most :data:`SPILL_ROW_GROUP`
+        rows, cut at every cell of the read grid."""
         if bucket not in self.open:
             path = str(Path(self.job.work_dir) / f"b{bucket:03d}_j{self.job.job_index:05d}"
                                                  ".parquet")
             self.open[bucket] = (pq.ParquetWriter(path, self.schema, **self.options), path,
                                  [], [])
         writer, _path, mins, maxs = self.open[bucket]
-        for start in range(0, len(hpix), SPILL_ROW_GROUP):
-            stop = min(start + SPILL_ROW_GROUP, len(hpix))
-            writer.write_table(table.slice(start, stop - start), row_group_size=SPILL_ROW_GROUP)
-            mins.append(int(hpix[start]))
-            maxs.append(int(hpix[stop - 1]))
+        cells = to_order(hpix, self.job.read_order)
+        edges = (np.flatnonzero(np.diff(cells)) + 1).tolist()
+        for lo, hi in zip([0, *edges], [*edges, len(hpix)], strict=True):
+            for start in range(lo, hi, SPILL_ROW_GROUP):
+                stop = min(start + SPILL_ROW_GROUP, hi)
+                writer.write_table(table.slice(start, stop - start),
+                                   row_group_size=SPILL_ROW_GROUP)
+                mins.append(int(hpix[start]))
+                maxs.append(int(hpix[stop - 1]))
 
     def close(self) -> list[SpillFile]:
         """Close every file; return them (those of a failed job too: staging removes them)."""
@@ -393,15 +429,25 @@ def _id_spill_options(schema: pa.Schema) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, slots=True)
-class PartitionJob:
-    """Instructions for pass 2 on one partition."""
+class PartitionOut:
+    """One partition a pass-2 job writes: its index in the layout, pixel and file."""
 
     index: int
     order: int
     ipix: int
-    spills: tuple[tuple[str, tuple[int, ...]], ...]
-    """Spill files and the row groups of each that overlap this partition."""
     out_path: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionGroupJob:
+    """Instructions for pass 2 on consecutive partitions (``_healpix_29`` order) whose
+    rows lie in ``[lo, hi)``: read once, sorted once, cut into the partitions."""
+
+    partitions: tuple[PartitionOut, ...]
+    lo: int
+    hi: int
+    spills: tuple[tuple[str, tuple[int, ...]], ...]
+    """Spill files and the row groups of each that overlap ``[lo, hi)``."""
     schema: pa.Schema
     margin_dir: str | None
     margin_arcsec: float
@@ -412,40 +458,63 @@ class PartitionJob:
     lookup_order: int
 
 
-def write_partition(job: PartitionJob, pmap: PartitionMap | None = None
-                    ) -> tuple[int, list[tuple[int, str, int]]]:
-    """Run pass 2 on one partition; return its row count and its margin shards.
+def write_partition_group(job: PartitionGroupJob, pmap: PartitionMap | None = None
+                          ) -> list[tuple[int, int, list[tuple[int, str, int]]]]:
+    """Run pass 2 on a group of partitions; return (index, rows, margin shards) of each.
 
     ``pmap`` is the partitions' sky lookup (built from the job when not given: a cluster
     sends it to each worker once, a process pool's tasks build it)."""
     _release_memory_promptly()
-    lo, hi = pixel_range(job.order, job.ipix)
+    table = _read_range(job)
+    hpix = table.column(0).to_numpy()
+    order = np.argsort(hpix, kind="stable")
+    table = pa.Table.from_arrays(table.take(pa.array(order)).columns, schema=job.schema)
+    hpix = hpix[order]
+    del order
+    out = []
+    for part in job.partitions:
+        lo, hi = pixel_range(part.order, part.ipix)
+        start, stop = np.searchsorted(hpix, [lo, hi]).tolist()
+        rows = table.slice(start, stop - start)
+        if job.margin_dir and job.ra and job.dec and rows.num_rows and pmap is None:
+            pmap = PartitionMap(job.part_orders, job.part_ipixs, job.lookup_order)
+        out.append((part.index, rows.num_rows, _write_partition(job, part, rows, pmap)))
+    return out
+
+
+def _read_range(job: PartitionGroupJob) -> pa.Table:
+    """Read the job's spill row groups; keep the rows in ``[lo, hi)``, in spill order."""
     pieces = []
     for path, groups in job.spills:
         part = pq.ParquetFile(path).read_row_groups(list(groups))
         hp_col = part.column(0)
-        mask = pc.and_(pc.greater_equal(hp_col, lo), pc.less(hp_col, hi))
-        pieces.append(part.filter(mask))
-    table = pa.concat_tables(pieces) if pieces else job.schema.empty_table()
-    order = np.argsort(table.column(0).to_numpy(), kind="stable")
-    table = pa.Table.from_arrays(table.take(pa.array(order)).columns, schema=job.schema)
-    Path(job.out_path).parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, job.out_path, row_group_size=FINAL_ROW_GROUP,
+        bounds = pc.min_max(hp_col)
+        if bounds["min"].as_py() < job.lo or bounds["max"].as_py() >= job.hi:
+            part = part.filter(pc.and_(pc.greater_equal(hp_col, job.lo),
+                                       pc.less(hp_col, job.hi)))
+        pieces.append(part)
+    return pa.concat_tables(pieces) if pieces else job.schema.empty_table()
+
+
+def _write_partition(job: PartitionGroupJob, part: PartitionOut, table: pa.Table,
+                     pmap: PartitionMap | None) -> list[tuple[int, str, int]]:
+    """Write one partition's rows (sorted) and the margin shards it sends; return those."""
+    Path(part.out_path).parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, part.out_path, row_group_size=FINAL_ROW_GROUP,
                    **final_write_options(job.schema, table))
     shards: list[tuple[int, str, int]] = []
-    if job.margin_dir and job.ra and job.dec and table.num_rows:
-        if pmap is None:
-            pmap = PartitionMap(job.part_orders, job.part_ipixs, job.lookup_order)
-        rows, targets = margin_targets(
-            job.index, table.column(job.ra).to_numpy(), table.column(job.dec).to_numpy(),
-            pmap, job.margin_arcsec)
-        for target in np.unique(targets).tolist():
-            sel = rows[targets == target]
-            shard = Path(job.margin_dir) / f"t{target:06d}_from{job.index:06d}.parquet"
-            pq.write_table(table.take(pa.array(sel)), shard,
-                           **{**final_write_options(job.schema), **_SPILL_OPTS})
-            shards.append((int(target), str(shard), len(sel)))
-    return table.num_rows, shards
+    if pmap is None or not (job.margin_dir and job.ra and job.dec and table.num_rows):
+        return shards
+    rows, targets = margin_targets(
+        part.index, table.column(job.ra).to_numpy(), table.column(job.dec).to_numpy(),
+        pmap, job.margin_arcsec)
+    for target in np.unique(targets).tolist():
+        sel = rows[targets == target]
+        shard = Path(job.margin_dir) / f"t{target:06d}_from{part.index:06d}.parquet"
+        pq.write_table(table.take(pa.array(sel)), shard,
+                       **{**final_write_options(job.schema), **_SPILL_OPTS})
+        shards.append((int(target), str(shard), len(sel)))
+    return shards
 
 
 def merge_margin(shards: list[str], out_path: str, schema: pa.Schema) -> int:

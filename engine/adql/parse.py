@@ -28,7 +28,6 @@ operator, and later stages walk the tree recursively. Chains of AND/OR are rebal
 first (``a OR b OR c ...`` of any length stays shallow)."""
 
 _DIALECT = ADQL()
-_TOKENIZER = _DIALECT.tokenizer_class(dialect=_DIALECT)
 
 
 def parse_adql(text: str) -> exp.Query:
@@ -67,7 +66,9 @@ def parse_adql(text: str) -> exp.Query:
         )
     check_paren_depth(text)
     try:
-        tokens = _TOKENIZER.tokenize(text)
+        # A tokenizer per query: it keeps the text and position being read in itself, so
+        # one shared by concurrent queries gave a thread another query's tokens.
+        tokens = _DIALECT.tokenizer_class(dialect=_DIALECT).tokenize(text)
     except TokenError as exc:
         line, col = _line_col_of_error(str(exc), text)
         raise AdqlSyntaxError(

@@ -33,7 +33,7 @@ def test_lookup_matches_a_scan_of_the_index(index: tuple[str, dict[int, int]]) -
     cases += [rng.sample(range(-5, 200_010), k) for k in (2, 5, 50)]
     for ids in cases:
         expected = sorted({cells[i] for i in ids if i in cells})
-        assert id_index.lookup(path, "id", ids) == expected, ids
+        assert id_index.lookup(path, "id", list[int | str](ids)) == expected, ids
 
 
 def test_lookup_of_string_ids_and_wrong_types(tmp_path: Path) -> None:

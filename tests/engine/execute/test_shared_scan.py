@@ -317,3 +317,20 @@ def test_a_step_reads_its_column_ranges_whether_the_kernel_or_a_copy_reads_them(
     assert all(reads[f] - before.get(f, 0) == 2 for f in files)
     with pytest.raises(ChunkUnavailableError, match="could not be read"):
         scans.read([str(Path(files[0]).with_name("missing.parquet"))], columns)
+
+
+def test_a_lone_scan_of_tasks_larger_than_a_step_rides_in_steps(engine: Engine,
+                                                                unshared: Engine) -> None:
+    # Whole tasks larger than a step would keep a query arriving meanwhile waiting for
+    # them, then make it read their partitions again: the lone scan rides in steps.
+    scans = _scans(engine)
+    saved = scans.step_bytes
+    scans.step_bytes = 500  # below any task's rows: steps of a partition or a few
+    try:
+        before = len(scans.stats().steps)
+        got = engine.query(AGGREGATES[2]).to_table()
+        _reads, steps = _step_reads(engine, before)
+    finally:
+        scans.step_bytes = saved
+    assert steps and not any(s.whole_task for s in steps)
+    assert_same_result(rows_of(got), rows_of(unshared.query(AGGREGATES[2]).to_table()))

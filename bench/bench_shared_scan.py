@@ -225,11 +225,12 @@ def profile(data_dir: Path, table: str, *, clients: int, repeats: int) -> dict[s
     engine = Engine.open(data_dir, EngineOptions(shared_scans=True))
     try:
         scans: ScanScheduler = engine._executor.scans  # type: ignore[union-attr]
-        shares = [engine.plan(q).tasks[0].scan for q in adqls]
-        assert all(s is not None for s in shares), "every query must be a shareable scan"
-        files = [f for t in engine.plan(adqls[0]).tasks for f in t.scan.files]
-        rows = dict(zip(files, [n for t in engine.plan(adqls[0]).tasks for n in t.scan.rows],
-                        strict=True))
+        plans = [[t.scan for t in engine.plan(q).tasks] for q in adqls]
+        tasks = [s for s in plans[0] if s is not None]
+        shares = [p[0] for p in plans if p[0] is not None]
+        assert len(shares) == len(adqls), "every query must be a shareable scan"
+        files = [f for t in tasks for f in t.files]
+        rows = dict(zip(files, [n for t in tasks for n in t.rows], strict=True))
         widths: dict[str, int] = {}
         for share in shares:
             for c, w in zip(share.columns, share.row_bytes, strict=True):
@@ -264,7 +265,9 @@ def profile(data_dir: Path, table: str, *, clients: int, repeats: int) -> dict[s
 
         def over_decoded(sql: str, table: Any) -> None:
             with scans.con.cursor() as cursor:
-                cursor.from_arrow(table).query(SCAN_RELATION, sql).to_arrow_table()
+                relation = cursor.from_arrow(table).query(SCAN_RELATION, sql)
+                assert relation is not None  # a SELECT
+                relation.to_arrow_table()
 
         files_s = [0.0] * len(shares)
         decoded_s = [0.0] * len(shares)

@@ -112,7 +112,8 @@ def _range_predicate(ranges: Sequence[tuple[int, int]]) -> exp.Expr:
 def relation(source: TableSource, partitions: Sequence[Partition] | None = None, *,
              ranges: Sequence[tuple[int, int]] | None = None, margins: bool = False,
              extra: Sequence[exp.Expr] = (),
-             bounds: tuple[str, float, float] | None = None) -> exp.Select:
+             bounds: tuple[str, float, float] | None = None,
+             window: tuple[str, float, float] | None = None) -> exp.Select:
     """Return a SELECT giving the rows of ``source`` visible to one task.
 
     Parameters
@@ -131,6 +132,10 @@ def relation(source: TableSource, partitions: Sequence[Partition] | None = None,
         ``(column, low, high)``: a range the column must lie in (the declination band of
         a cone). A superset of the real condition; DuckDB prunes row groups with it and
         skips the spherical test for rows outside it.
+    window
+        ``(column, start, width)``: an angle the column must lie within, modulo 360 (the
+        right ascensions of a cone): ``fmod(column - start + 720, 360) <= width``. Also a
+        superset: a value below ``start - 720`` gives a negative remainder and is kept.
     """
     columns = [*_column_list(source.columns), *extra]
     if source.memory is not None:
@@ -153,6 +158,14 @@ def relation(source: TableSource, partitions: Sequence[Partition] | None = None,
         query = query.where(exp.Between(this=exp.column(name, quoted=True),
                                         low=exp.Literal.number(repr(low)),
                                         high=exp.Literal.number(repr(high))), copy=False)
+    if window is not None:
+        name, start, width = window
+        offset = exp.Add(this=exp.Sub(this=exp.column(name, quoted=True),
+                                      expression=exp.Literal.number(repr(start))),
+                         expression=exp.Literal.number(720))
+        turned = exp.Anonymous(this="fmod", expressions=[offset, exp.Literal.number(360)])
+        query = query.where(exp.LTE(this=turned, expression=exp.Literal.number(repr(width))),
+                            copy=False)
     return query
 
 

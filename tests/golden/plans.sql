@@ -24,7 +24,7 @@ SELECT CAST(2000 AS BIGINT) AS "n";
 -- chunks: 4 of 34
 SELECT id, ra, dec FROM sky.object WHERE CONTAINS(POINT(ra, dec), CIRCLE(150.0, 2.0, 0.1)) = 1;
 -- task[0]:
-SELECT "id", "ra", "dec" FROM (SELECT "id", "ra", "dec", "g_mag", "r_mag", "i_mag", "flags", "z_mag", "name" FROM READ_PARQUET(['{DATA}/tables/sky.object/v0001/catalog/object/dataset/Norder=8/Dir=430000/Npix=436107.parquet']) WHERE ("_healpix_29" >= 1918018045184311296 AND "_healpix_29" < 1918119200254066688) AND "dec" BETWEEN 1.8999999989999998 AND 2.100000001) AS "object" WHERE (ADQL_IN_CIRCLE("ra", "dec", 150.0, 2.0, 0.1));
+SELECT "id", "ra", "dec" FROM (SELECT "id", "ra", "dec", "g_mag", "r_mag", "i_mag", "flags", "z_mag", "name" FROM READ_PARQUET(['{DATA}/tables/sky.object/v0001/catalog/object/dataset/Norder=8/Dir=430000/Npix=436107.parquet']) WHERE (("_healpix_29" >= 1918018045184311296 AND "_healpix_29" < 1918119200254066688) AND "dec" BETWEEN 1.8999999989999998 AND 2.100000001) AND FMOD("ra" - 149.89993804550818 + 720, 360) <= 0.20012390898366292) AS "object" WHERE (ADQL_IN_CIRCLE("ra", "dec", 150.0, 2.0, 0.1));
 -- merge:
 -- (none)
 
@@ -34,7 +34,7 @@ SELECT "id", "ra", "dec" FROM (SELECT "id", "ra", "dec", "g_mag", "r_mag", "i_ma
 -- chunks: 1 of 34
 SELECT id FROM sky.object WHERE DISTANCE(ra, dec, 0.0, 0.0) < 0.5;
 -- task[0]:
-SELECT "id" FROM (SELECT "id", "ra", "dec", "g_mag", "r_mag", "i_mag", "flags", "z_mag", "name" FROM READ_PARQUET(['{DATA}/tables/sky.object/v0001/catalog/object/dataset/Norder=0/Dir=0/Npix=4.parquet']) WHERE ("_healpix_29" >= 1224935118179663872 AND "_healpix_29" < 1369138267185741824) AND "dec" BETWEEN -0.500000001 AND 0.500000001) AS "object" WHERE ADQL_DIST("ra", "dec", 0.0, 0.0) < 0.5;
+SELECT "id" FROM (SELECT "id", "ra", "dec", "g_mag", "r_mag", "i_mag", "flags", "z_mag", "name" FROM READ_PARQUET(['{DATA}/tables/sky.object/v0001/catalog/object/dataset/Norder=0/Dir=0/Npix=4.parquet']) WHERE (("_healpix_29" >= 1224935118179663872 AND "_healpix_29" < 1369138267185741824) AND "dec" BETWEEN -0.500000001 AND 0.500000001) AND FMOD("ra" - 359.499999 + 720, 360) <= 1.000002) AS "object" WHERE ADQL_DIST("ra", "dec", 0.0, 0.0) < 0.5;
 -- merge:
 -- (none)
 
@@ -124,7 +124,7 @@ SELECT DISTINCT "flags" FROM __partials ORDER BY "flags" OFFSET 5;
 -- chunks: 4 of 34
 SELECT o.id, COUNT(*) AS n FROM sky.object o JOIN sky.source s ON o.id = s.object_id WHERE CONTAINS(POINT(o.ra, o.dec), CIRCLE(150.0, 2.0, 0.1)) = 1 GROUP BY o.id;
 -- task[0]:
-SELECT "o"."id" AS "__g0", COUNT(*) AS "__a1" FROM (SELECT "id", "ra", "dec", "g_mag", "r_mag", "i_mag", "flags", "z_mag", "name" FROM READ_PARQUET(['{DATA}/tables/sky.object/v0001/catalog/object/dataset/Norder=8/Dir=430000/Npix=436107.parquet']) WHERE ("_healpix_29" >= 1918018045184311296 AND "_healpix_29" < 1918119200254066688) AND "dec" BETWEEN 1.8999999989999998 AND 2.100000001) AS "o" JOIN (SELECT "source_id", "object_id", "ra", "dec", "mjd", "flux" FROM READ_PARQUET(['{DATA}/tables/sky.source/v0001/catalog/source/dataset/Norder=8/Dir=430000/Npix=436107.parquet']) WHERE "_healpix_29" >= 1918018045184311296 AND "_healpix_29" < 1918119200254066688) AS "s" ON "o"."id" = "s"."object_id" WHERE (ADQL_IN_CIRCLE("o"."ra", "o"."dec", 150.0, 2.0, 0.1)) GROUP BY "o"."id";
+SELECT "o"."id" AS "__g0", COUNT(*) AS "__a1" FROM (SELECT "id", "ra", "dec", "g_mag", "r_mag", "i_mag", "flags", "z_mag", "name" FROM READ_PARQUET(['{DATA}/tables/sky.object/v0001/catalog/object/dataset/Norder=8/Dir=430000/Npix=436107.parquet']) WHERE (("_healpix_29" >= 1918018045184311296 AND "_healpix_29" < 1918119200254066688) AND "dec" BETWEEN 1.8999999989999998 AND 2.100000001) AND FMOD("ra" - 149.89993804550818 + 720, 360) <= 0.20012390898366292) AS "o" JOIN (SELECT "source_id", "object_id", "ra", "dec", "mjd", "flux" FROM READ_PARQUET(['{DATA}/tables/sky.source/v0001/catalog/source/dataset/Norder=8/Dir=430000/Npix=436107.parquet']) WHERE "_healpix_29" >= 1918018045184311296 AND "_healpix_29" < 1918119200254066688) AS "s" ON "o"."id" = "s"."object_id" WHERE (ADQL_IN_CIRCLE("o"."ra", "o"."dec", 150.0, 2.0, 0.1)) GROUP BY "o"."id";
 -- merge:
 SELECT "__g0" AS "id", COALESCE(SUM("__a1"), 0) AS "n" FROM __partials GROUP BY "__g0";
 
@@ -206,6 +206,6 @@ SELECT "sourceid", "mjd" FROM (SELECT "sourceId", "objectId", "ra", "dec", "mjd"
 -- chunks: 1 of 34
 SELECT sourceId FROM sky.src WHERE CONTAINS(POINT(ra, dec), CIRCLE(0.0011, 0.0, 1/3600.)) = 1;
 -- task[0]:
-SELECT "sourceid" FROM (SELECT "sourceId", "objectId", "ra", "dec", "mjd", "psfFlux" FROM READ_PARQUET(['{DATA}/tables/sky.src/v0001/catalog/src/dataset/Norder=0/Dir=0/Npix=4.parquet']) WHERE ("_healpix_29" >= 1224979098040795136 AND "_healpix_29" < 1369094287056175104) AND "dec" BETWEEN -0.0002777787777777778 AND 0.0002777787777777778) AS "src" WHERE (ADQL_IN_CIRCLE("ra", "dec", 0.0011, 0.0, 1 / 3600.));
+SELECT "sourceid" FROM (SELECT "sourceId", "objectId", "ra", "dec", "mjd", "psfFlux" FROM READ_PARQUET(['{DATA}/tables/sky.src/v0001/catalog/src/dataset/Norder=0/Dir=0/Npix=4.parquet']) WHERE (("_healpix_29" >= 1224979098040795136 AND "_healpix_29" < 1369094287056175104) AND "dec" BETWEEN -0.0002777787777777778 AND 0.0002777787777777778) AND FMOD("ra" - 0.0008212222222222222 + 720, 360) <= 0.0005575555555555556) AS "src" WHERE (ADQL_IN_CIRCLE("ra", "dec", 0.0011, 0.0, 1 / 3600.));
 -- merge:
 -- (none)

@@ -19,6 +19,7 @@ from engine.planning.chunks import (
     Ranges,
     combine_ranges,
     dec_band,
+    ra_window,
     row_group_ranges,
 )
 from engine.planning.partition_index import index_of
@@ -98,7 +99,9 @@ def _task(analysis: Analysis, partial: exp.Query, driver: TableRef, group: list[
         assert source.manifest is not None
         own = index_of(source.manifest).chunks(chunk_ids)
         band = dec_band(driver) if source is driver.source else None
-        return substitute(table, relation(source, own, ranges=ranges, bounds=band))
+        window = ra_window(driver) if source is driver.source else None
+        return substitute(table, relation(source, own, ranges=ranges, bounds=band,
+                                          window=window))
 
     return ChunkTask(sql=bind_tables(partial, bind).sql(dialect="duckdb", copy=False),
                      chunks=tuple(p.chunk_id for p in group),

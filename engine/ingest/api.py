@@ -62,6 +62,12 @@ pass-1 job writes a spill file per sky bucket: bigger jobs, fewer files)."""
 ONE_SHOT_PART_ROWS = 1_000_000
 """Rows of a one-shot stream gathered in this process and shipped to a worker at a time."""
 
+INLINE_ROWS = 250_000
+"""Inputs known to hold at most this many rows are ingested in this process when ``workers``
+is not given: spawning worker processes (each importing Arrow, DuckDB and healpy) costs
+seconds, more than a second core saves on so few rows."""
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class TableSpec:
     """What an ingest makes of its target table: name, kind and column roles."""
@@ -234,10 +240,13 @@ class _Pool:
         if self.workers is not None and self.dask is not None:
             raise IngestError("Give workers (local processes) or dask (a cluster), not both.")
 
-    def open(self) -> tuple[Executor, int]:
-        """The executor and the tasks it runs at once."""
+    def open(self, rows: int | None = None) -> tuple[Executor, int]:
+        """The executor and the tasks it runs at once, for ``rows`` to read (when known)."""
         if self.dask is None:
-            return pipeline.make_pool(self.workers), pipeline.pool_size(self.workers)
+            workers = self.workers
+            if workers is None and rows is not None and rows <= INLINE_ROWS:
+                workers = 1
+            return pipeline.make_pool(workers), pipeline.pool_size(workers)
         pool = DaskPool(self.dask)
         return pool, pool.nthreads
 
@@ -377,7 +386,7 @@ def _partitioned(
     table_part = spec.table.split(".", 1)[1]
     schema = schema_with_metadata(
         pa.schema([pa.field(SPATIAL_INDEX_COLUMN, pa.int64()), *work.inputs.schema]), columns)
-    pool, n_workers = runner.open()
+    pool, n_workers = runner.open(work.total)
     with pool, pipeline.progress_bar(work.total, progress, f"ingest {spec.table}") as bar:
         if isinstance(pool, DaskPool):
             pool.require_paths([request.work_dir, str(out), *work.inputs.paths])

@@ -19,9 +19,10 @@ import pyvo
 from astropy.io.votable import parse_single_table
 
 from tap_service.uws.store import JobStore, Phase
-from tests.e2e.test_killed_server import BIG, poll, server_pid
+from tests.e2e.test_killed_server import BIG, server_pid
 from tests.support.postgres import free_port
 from tests.support.tap_server import running_tap_server
+from tests.support.waiting import wait_until
 
 LEASE_S = 3.0
 """Short for a quick takeover, yet three missed renewals (one a second) on a busy machine."""
@@ -84,17 +85,11 @@ def job_id_of(response: httpx.Response) -> str:
 
 def runner_of(store, replicas, job_id):
     """The replica executing ``job_id`` (as the store says), and the other one."""
-    job = poll_value(lambda: (j := store.get(job_id)) and j.phase == Phase.EXECUTING
+    job = wait_until(lambda: (j := store.get(job_id)) and j.phase == Phase.EXECUTING
                      and j.runner and j, 60, f"job {job_id} to execute")
     pid = int(job.runner.split("/")[2])
     running = next(r for r in replicas if server_pid(r.port) == pid)
     return running, next(r for r in replicas if r is not running), pid
-
-
-def poll_value(get, timeout_s, what):
-    found = []
-    poll(lambda: found.append(get()) or found[-1], timeout_s, what)
-    return found[-1]
 
 
 def wait_final(replica: Replica, job_id: str, timeout_s: float = 60) -> str:
@@ -142,7 +137,7 @@ def test_abort_through_one_replica_stops_the_query_running_on_the_other(replicas
         "LANG": "ADQL", "QUERY": BIG, "MAXREC": "10000000", "PHASE": "RUN"}))
     running, other, _ = runner_of(store, replicas, job_id)
     partial = shared / "work" / "jobs" / job_id / "result.partial"
-    poll(lambda: partial.exists() and partial.stat().st_size > 100_000, 60,
+    wait_until(lambda: partial.exists() and partial.stat().st_size > 100_000, 60,
          "the result to be written")
     # WAIT through the other replica blocks while the job executes there.
     started = time.monotonic()
@@ -153,7 +148,7 @@ def test_abort_through_one_replica_stops_the_query_running_on_the_other(replicas
     assert r.status_code == 303
     assert httpx.get(running.job(job_id) + "/phase").text == "ABORTED"
     # The replica running the query notices, stops writing and removes its partial file.
-    poll(lambda: files_of(shared, job_id) == [], 5, "the running replica to stop the job")
+    wait_until(lambda: files_of(shared, job_id) == [], 5, "the running replica to stop the job")
     stopped_s = time.monotonic() - aborted_at
     record_property("abort_to_stopped_s", round(stopped_s, 2))
     assert stopped_s < 2.5, f"the query ran on for {stopped_s:.1f} s after ABORT"

@@ -25,6 +25,13 @@ from engine.errors import CatalogError, UnknownTableError, suggest
 
 MANIFEST_NAME = "table.json"
 CURRENT_NAME = "CURRENT"
+PARTITION_ROW_GROUP_ROWS = 65_536
+"""Rows in a row group of the partition files ingest publishes (the last may hold fewer):
+a small cone reads a small fraction of a partition. Measured on 20M rows: 32k-row groups
+gave a 1' cone in 7.7 ms but a full GROUP BY in 151 ms; 64k gives 9.6 ms and 126 ms (DuckDB
+on the unsharded files: 113 ms). Planning also reads it (how far apart two ranges may be
+and still be read as one); other HATS catalogs may use other sizes, which never changes
+which rows match."""
 
 
 class TableKind(StrEnum):

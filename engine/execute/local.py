@@ -52,7 +52,7 @@ class TaskCursor:
         """The statement's relation on this cursor (its tables already registered)."""
         return self.cursor.sql(sql)
 
-    def reader(self, batch_rows: int = 65_536) -> pa.RecordBatchReader:
+    def reader(self, batch_rows: int = BATCH_ROWS) -> pa.RecordBatchReader:
         """Start executing; return a streaming reader of the result."""
         with translated_errors(self.cursor):
             return self.relation.to_arrow_reader(batch_rows)

@@ -12,9 +12,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from engine.catalog import PARTITION_ROW_GROUP_ROWS
 from engine.errors import IngestError
 from engine.ingest.readers import file_format
-from engine.ingest.workers import FINAL_ROW_GROUP, final_write_options
+from engine.ingest.workers import final_write_options
 from engine.sky.healpix import SPATIAL_INDEX_COLUMN, spatial_index
 
 PARQUET_EQUIVALENT: dict[str, float] = {
@@ -120,7 +121,7 @@ def estimate_stream_bytes(sample: pa.RecordBatch, nrows: int, ra: str | None,
     """
     if not sample.num_rows:
         return 0
-    table = pa.Table.from_batches([sample.slice(0, FINAL_ROW_GROUP)])
+    table = pa.Table.from_batches([sample.slice(0, PARTITION_ROW_GROUP_ROWS)])
     if ra and dec and ra in table.column_names and dec in table.column_names:
         coords = [np.nan_to_num(np.asarray(table.column(c).to_numpy(zero_copy_only=False),
                                            dtype=np.float64)) for c in (ra, dec)]
@@ -129,7 +130,7 @@ def estimate_stream_bytes(sample: pa.RecordBatch, nrows: int, ra: str | None,
         table = table.take(pa.array(order)).add_column(
             0, SPATIAL_INDEX_COLUMN, pa.array(hpix[order], pa.int64()))
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, row_group_size=FINAL_ROW_GROUP,
+    pq.write_table(table, sink, row_group_size=PARTITION_ROW_GROUP_ROWS,
                    **final_write_options(table.schema, table))
     per_row = sink.getvalue().size / table.num_rows
     pa.default_memory_pool().release_unused()

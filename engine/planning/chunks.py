@@ -12,7 +12,7 @@ import heapq
 import math
 from collections.abc import Callable, Sequence
 
-from engine.catalog import Partition, PublishedTable, TableKind
+from engine.catalog import PARTITION_ROW_GROUP_ROWS, Partition, PublishedTable, TableKind
 from engine.plan import PlanOptions
 from engine.planning.analysis import TableRef
 from engine.planning.partition_index import index_of
@@ -21,11 +21,6 @@ from engine.sky.regions import ConeRegion, Region, index_ranges
 
 MAX_INDEX_RANGES = 12
 """Most ``_healpix_29`` ranges put in one scan's filter; coarser ranges beyond that."""
-
-ROW_GROUP_ROWS = 65_536
-"""Rows in a row group of the partition files we publish (``engine.ingest``'s final row
-group). Other HATS catalogs may use other sizes: the figure only sets how far apart two
-ranges may be and still be read as one (:func:`row_group_ranges`), never which rows match."""
 
 IdLookup = Callable[[PublishedTable, list[int | str]], list[int] | None]
 """Maps id values of a table to the ``_healpix_29`` of their rows (None: cannot tell)."""
@@ -167,15 +162,16 @@ def row_group_ranges(ranges: Ranges, partitions: Sequence[Partition]) -> Ranges:
 
     Examples
     --------
-    >>> part = Partition(order=0, ipix=0, nrows=4 * ROW_GROUP_ROWS, path="p")  # 4 row groups
+    >>> part = Partition(order=0, ipix=0, nrows=4 * PARTITION_ROW_GROUP_ROWS,
+    ...                  path="p")  # 4 row groups
     >>> far = 1 << 57  # an order-0 pixel holds 4**29 index values: a row group ~2**56
     >>> row_group_ranges([(0, 10), (20, 30), (far, far + 1)], [part])
     [(0, 30), (144115188075855872, 144115188075855873)]
     """
     if len(ranges) < 2 or not partitions:
         return ranges
-    span = min((1 << 2 * (SPATIAL_INDEX_ORDER - p.order)) * ROW_GROUP_ROWS // max(p.nrows, 1)
-               for p in partitions)
+    span = min((1 << 2 * (SPATIAL_INDEX_ORDER - p.order)) * PARTITION_ROW_GROUP_ROWS
+               // max(p.nrows, 1) for p in partitions)
     merged = [ranges[0]]
     for lo, hi in ranges[1:]:
         last_lo, last_hi = merged[-1]

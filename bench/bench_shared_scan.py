@@ -108,12 +108,36 @@ def storage_read_bytes() -> int:
                  if line.startswith("read_bytes:")), 0)
 
 
+FLOAT_RTOL = 1e-9
+"""Floats of the two answers agree within this relative tolerance: a SUM or AVG over many
+rows differs in its last bits with the order its partial sums are added in (shared scans
+finish tasks in another order). Integers, strings and row counts compare exactly."""
+
+
 def canonical(table: Any) -> list[tuple[Any, ...]]:
-    """Rows sorted, floats to 9 significant digits: equal results compare equal across
-    summation orders (a sum of 1e9 floats differs in its last bits with the order)."""
-    rows = [tuple(float(f"{v:.9g}") if isinstance(v, float) else v for v in r.values())
-            for r in table.to_pylist()]
-    return sorted(rows, key=repr)
+    """Rows sorted by their non-float values (the group keys), floats as they came."""
+    rows = [tuple(r.values()) for r in table.to_pylist()]
+    return sorted(rows, key=lambda row: repr([v for v in row if not isinstance(v, float)]))
+
+
+def differences(query: str, columns: list[str], ours: list[tuple[Any, ...]],
+                theirs: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """Every value of two canonical answers that differs: exactly for non-floats, beyond
+    ``FLOAT_RTOL`` for floats (``within_tolerance`` says which floats differ only in their
+    last bits)."""
+    if len(ours) != len(theirs):
+        return [{"query": query, "rows": [len(ours), len(theirs)], "within_tolerance": False}]
+    found = []
+    for row, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+        for column, x, y in zip(columns, a, b, strict=True):
+            if x == y:
+                continue
+            floats = isinstance(x, float) and isinstance(y, float)
+            rel = abs(x - y) / max(abs(x), abs(y)) if floats else None
+            found.append({"query": query, "row": row, "column": column, "shared": x,
+                          "unshared": y, "relative": rel,
+                          "within_tolerance": rel is not None and rel <= FLOAT_RTOL})
+    return found
 
 
 def measure(data_dir: Path, table: str, *, clients: int, repeats: int, cold: bool,
@@ -147,7 +171,7 @@ def measure(data_dir: Path, table: str, *, clients: int, repeats: int, cold: boo
                 disk[mode].append(storage_read_bytes() - disk_before)
                 if scans is not None:
                     reads.append((sum(scans.stats().reads.values()) - before) / partitions)
-                answers[mode] = [canonical(t) for t in got]
+                answers[mode] = [(t.column_names, canonical(t)) for t in got]
                 if i >= warmup:
                     samples[mode]["alone"].append(alone)
                     samples[mode]["together"].append(together)
@@ -156,8 +180,11 @@ def measure(data_dir: Path, table: str, *, clients: int, repeats: int, cold: boo
     finally:
         for engine in engines.values():
             engine.close()
+    diffs = [d for q, (cols, a), (_, b) in zip(adqls, answers["shared"], answers["unshared"],
+                                              strict=True) for d in differences(q, cols, a, b)]
     out: dict[str, Any] = {"partitions": partitions, "clients": clients, "queries": adqls,
-                           "same_results": answers["shared"] == answers["unshared"],
+                           "same_results": all(d["within_tolerance"] for d in diffs),
+                           "float_rtol": FLOAT_RTOL, "differences": diffs,
                            "reads_per_partition_together": reads[warmup:] or reads}
     for mode, got in samples.items():
         alone, together = statistics.median(got["alone"]), statistics.median(got["together"])
@@ -206,11 +233,21 @@ def markdown(results: dict[str, Any]) -> str:
               f"- bytes read from storage, {r['clients']} at once (MB, each run): shared "
               f"{r['shared']['storage_read_mb_together']}, unshared "
               f"{r['unshared']['storage_read_mb_together']}",
-              f"- same results on and off: {r['same_results']}", "", "Queries:", ""]
+              f"- same results on and off: {r['same_results']} (integers exactly, floats "
+              f"within a relative {r.get('float_rtol', 0)}); values that differ:"
+              f" {len(r.get('differences', []))}", *difference_lines(r.get("differences", [])),
+              "", "Queries:", ""]
     lines += [f"- `{q}`" for q in r["queries"]]
     if "profile" in results:
         lines += ["", *profile_markdown(results["profile"])]
     return "\n".join(lines) + "\n"
+
+
+def difference_lines(diffs: list[dict[str, Any]]) -> list[str]:
+    """One Markdown line per differing value (shared vs unshared, relative difference)."""
+    return [f"  - `{d['query']}` row {d.get('row')}, {d.get('column')}: on {d.get('shared')!r},"
+            f" off {d.get('unshared')!r}, relative {d.get('relative')}"
+            f"{'' if d['within_tolerance'] else ' (BEYOND TOLERANCE)'}" for d in diffs]
 
 
 def profile(data_dir: Path, table: str, *, clients: int, repeats: int) -> dict[str, Any]:

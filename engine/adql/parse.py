@@ -16,6 +16,7 @@ from engine.adql.lexicon import (  # noqa: F401 - MAX_NESTING_DEPTH is re-export
     check_tokens,
     too_deep,
 )
+from engine.adql.templates import ParseTemplates
 from engine.adql.validate import ADQL_RESERVED, snippet, validate
 from engine.errors import AdqlError, AdqlSyntaxError
 
@@ -28,6 +29,9 @@ operator, and later stages walk the tree recursively. Chains of AND/OR are rebal
 first (``a OR b OR c ...`` of any length stays shallow)."""
 
 _DIALECT = ADQL()
+
+TEMPLATES = ParseTemplates()
+"""Parsed trees by query shape: a query of a known shape skips the parser."""
 
 
 def parse_adql(text: str) -> exp.Query:
@@ -80,6 +84,14 @@ def parse_adql(text: str) -> exp.Query:
         raise AdqlSyntaxError("Empty query; write SELECT ... FROM ...", line=1, col=1)
     check_lexicon(tokens, text)
     check_nesting(tokens, text)
+    tree = TEMPLATES.parse(tokens, lambda: _parse_tokens(tokens, text))
+    validate(tree, text)
+    _normalize(tree)
+    return tree  # type: ignore[return-value]
+
+
+def _parse_tokens(tokens: list[Token], text: str) -> exp.Expr:
+    """The tree of checked tokens, before validation (what a shape's template keeps)."""
     try:
         trees = _DIALECT.parser().parse(tokens, text)
     except ParseError as exc:
@@ -97,9 +109,7 @@ def parse_adql(text: str) -> exp.Query:
                 f"The query's expressions nest more than {MAX_TREE_DEPTH} levels deep (long "
                 "chains of +, || or UNION count one level per operator); split or simplify it"
             )
-    validate(tree, text)
-    _normalize(tree)
-    return tree  # type: ignore[return-value]
+    return tree
 
 
 def _line_col_of_error(message: str, text: str) -> tuple[int, int]:

@@ -33,6 +33,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import shlex
 import shutil
 import statistics
 import sys
@@ -181,7 +182,7 @@ def main() -> None:
     counts = sorted(set(args.workers))
     part_rows = args.part_rows or -(-args.rows // (4 * counts[-1]))
     results: dict[str, Any] = {
-        "command": " ".join(["python -m bench.bench_cores", *sys.argv[1:]]),
+        "command": shlex.join(["python", "-m", "bench.bench_cores", *sys.argv[1:]]),
         "note": args.note, "rows": args.rows, "part_rows": part_rows,
         "parts": -(-args.rows // part_rows), "max_rows_per_partition": args.max_rows,
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": machine(),

@@ -9,13 +9,21 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from engine.errors import EngineError
+
+_submit: Callable[..., Any] | None
+try:  # DuckDB 2's Python relation layer: one statement, run with its rows streamed
+    from duckdb._seam import submit as _submit
+except ImportError:  # pragma: no cover - DuckDB 1.x has no such layer
+    _submit = None
 
 _log = logging.getLogger(__name__)
 
@@ -140,3 +148,21 @@ def check_single_select(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     statements = con.extract_statements(sql)
     if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
         raise EngineError("Internal error: generated SQL is not a single SELECT; refused.")
+
+
+def stream_select(cursor: duckdb.DuckDBPyConnection, sql: str,
+                  batch_rows: int) -> pa.RecordBatchReader:
+    """Run one SELECT on ``cursor``; return a reader streaming its rows ``batch_rows`` at a time.
+
+    ``cursor.sql(sql).to_arrow_reader()`` parses and binds the statement when it makes the
+    relation and again when the relation runs: in DuckDB 2, whose relations are Python, the
+    first bind was 2.5-3.4 ms of CPU of a 7-row cone search's 10-11 ms in DuckDB (it opens
+    the Parquet files to learn their columns). Here it is parsed and bound once, as it
+    starts; a binder error then comes from this call. ``cursor.execute()`` is no way
+    round it: its Arrow reader materialises the whole result first.
+    """
+    if _submit is None:  # pragma: no cover - DuckDB 1.x
+        relation = cursor.sql(sql)
+        assert relation is not None  # a SELECT always has a result relation
+        return relation.to_arrow_reader(batch_rows)
+    return _submit(cursor, sql, None, "stream", batch_rows).arrow_reader()

@@ -24,7 +24,7 @@ from engine.errors import (
     UnknownColumnError,
 )
 from engine.execute.base import QueryProgress
-from engine.execute.duck import check_single_select
+from engine.execute.duck import check_single_select, stream_select
 from engine.plan import ChunkTask
 
 if TYPE_CHECKING:
@@ -37,7 +37,11 @@ _DONE = object()
 
 
 class TaskCursor:
-    """A fresh cursor of the shared database with one task's statement bound to it."""
+    """A fresh cursor of the shared database with one task's statement, run by :meth:`reader`.
+
+    The statement is checked here (one SELECT) and bound when it starts: binding it here
+    too would bind it twice (:func:`~engine.execute.duck.stream_select`).
+    """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, sql: str,
                  memory: Mapping[str, pa.Table], names: Sequence[str]) -> None:
@@ -45,17 +49,21 @@ class TaskCursor:
         for name in names:
             self.cursor.register(name, memory[name])
         check_single_select(self.cursor, sql)
+        self.sql = sql
         with translated_errors(self.cursor):
-            self.relation = self._bind(sql)
+            self._prepare()
 
-    def _bind(self, sql: str) -> duckdb.DuckDBPyRelation:
-        """The statement's relation on this cursor (its tables already registered)."""
-        return self.cursor.sql(sql)
+    def _prepare(self) -> None:
+        """Make what :meth:`_start` needs before any row is read (nothing here)."""
+
+    def _start(self, batch_rows: int) -> pa.RecordBatchReader:
+        """Run the statement; its rows stream from the returned reader."""
+        return stream_select(self.cursor, self.sql, batch_rows)
 
     def reader(self, batch_rows: int = BATCH_ROWS) -> pa.RecordBatchReader:
         """Start executing; return a streaming reader of the result."""
         with translated_errors(self.cursor):
-            return self.relation.to_arrow_reader(batch_rows)
+            return self._start(batch_rows)
 
     def interrupt(self) -> None:
         """Ask DuckDB to stop the running statement."""
@@ -68,7 +76,7 @@ class TaskCursor:
 
 def run_sql(con: duckdb.DuckDBPyConnection, sql: str, memory: Mapping[str, pa.Table],
             names: Sequence[str]) -> TaskCursor:
-    """Bind one task's SQL on a fresh cursor of ``con``."""
+    """One task's SQL on a fresh cursor of ``con``, checked; it runs when read."""
     return TaskCursor(con, sql, memory, names)
 
 

@@ -663,11 +663,14 @@ class ScanCursor(TaskCursor):
         self.files = list(files)
         super().__init__(con, sql, memory, names)
 
-    def _bind(self, sql: str) -> duckdb.DuckDBPyRelation:
-        """The SQL over the files, bound as ``__scan``."""
-        relation = self.cursor.read_parquet(self.files).query(SCAN_RELATION, sql)
+    def _prepare(self) -> None:
+        """Bind the SQL over the files, read as ``__scan``."""
+        relation = self.cursor.read_parquet(self.files).query(SCAN_RELATION, self.sql)
         assert relation is not None  # a SELECT always has a result relation
-        return relation
+        self.relation = relation
+
+    def _start(self, batch_rows: int) -> pa.RecordBatchReader:
+        return self.relation.to_arrow_reader(batch_rows)
 
 
 def column_ranges(path: str, columns: Sequence[str]) -> list[tuple[int, int]]:

@@ -139,15 +139,7 @@ class Engine:
 
     # -- catalog ------------------------------------------------------------------
     def _current_stamp(self) -> tuple[tuple[str, float], ...]:
-        root = catalog.tables_dir(self.data_dir)
-        stamp = []
-        for sub in sorted(root.iterdir()) if root.is_dir() else []:
-            current = sub / catalog.CURRENT_NAME
-            try:
-                stamp.append((sub.name, current.stat().st_mtime_ns))
-            except FileNotFoundError:
-                continue
-        return tuple(stamp)
+        return catalog.publication_stamp(self.data_dir)
 
     def _refresh(self) -> None:
         """Reload manifests when a table was published since the last query."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 
@@ -14,3 +16,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def update_golden(request: pytest.FixtureRequest) -> bool:
     """True when the run should rewrite golden files instead of comparing with them."""
     return bool(request.config.getoption("--update-golden"))
+
+
+@pytest.fixture(scope="session")
+def tap_data_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The TAP tests' small data directory (``tests.support.tap_data``), ingested once a
+    session; fixtures copy it (``copy_tap_data_dir``) rather than write to it."""
+    pytest.importorskip("engine.ingest.api", reason="the ingest engine is not available")
+    from tests.support.tap_data import build_tap_data_dir
+
+    return build_tap_data_dir(tmp_path_factory.mktemp("tapdata-template"))

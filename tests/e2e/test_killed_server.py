@@ -5,7 +5,6 @@ import signal
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.support.postgres import free_port
 from tests.support.tap_server import running_tap_server
@@ -25,12 +24,10 @@ def server_pid(port):
     raise AssertionError(f"no server process on port {port}")
 
 
-def test_partial_result_of_a_killed_server_is_removed_at_restart(tmp_path):
-    pytest.importorskip("engine.ingest.api", reason="the ingest engine is not available")
-    from tests.support.tap_data import build_tap_data_dir
+def test_partial_result_of_a_killed_server_is_removed_at_restart(tmp_path, tap_data_template):
+    from tests.support.tap_data import copy_tap_data_dir
 
-    (tmp_path / "catalogs").mkdir()
-    data_dir = build_tap_data_dir(tmp_path / "catalogs")
+    data_dir = copy_tap_data_dir(tap_data_template, tmp_path / "catalogs")
     port = free_port()
     with running_tap_server(data_dir, tmp_path, port) as url:
         r = httpx.post(url + "/async", data={"LANG": "ADQL", "QUERY": BIG, "PHASE": "RUN",

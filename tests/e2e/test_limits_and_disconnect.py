@@ -21,12 +21,11 @@ STOPPED = "sync query stopped"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    pytest.importorskip("engine.ingest.api", reason="the ingest engine is not available")
-    from tests.support.tap_data import build_tap_data_dir
+def server(tmp_path_factory, tap_data_template):
+    from tests.support.tap_data import copy_tap_data_dir
 
     root = tmp_path_factory.mktemp("limits")
-    data_dir = build_tap_data_dir(root)
+    data_dir = copy_tap_data_dir(tap_data_template, root)
     env = {"QSA_TAP_MAX_ACTIVE_JOBS_PER_OWNER": "2", "QSA_TAP_MAX_RESULT_BYTES": "100000",
            # Well above the time the test allows the query, so only the disconnect can stop
            # it; low enough that a regression does not hold the machine for long.

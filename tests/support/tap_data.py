@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from tests.support.small_sky import make_small_sky, make_small_sources
@@ -21,4 +22,12 @@ def build_tap_data_dir(root: Path) -> Path:
                  progress=False)
     ingest_files(data_dir, SOURCES, [str(sources)], ra="ra", dec="dec", id_column="source_id",
                  director=OBJECTS, director_key="object_id", progress=False)
+    return data_dir
+
+
+def copy_tap_data_dir(template: Path, root: Path) -> Path:
+    """A copy of a directory :func:`build_tap_data_dir` made, as ``root/data``: the ingest
+    runs once a session (the ``tap_data_template`` fixture), each server gets its own copy."""
+    data_dir = root / "data"
+    shutil.copytree(template, data_dir)
     return data_dir

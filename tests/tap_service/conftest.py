@@ -16,12 +16,11 @@ def postgres_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def tap_data_dir(tmp_path_factory):
-    """Data directory with sky.objects and its child sky.sources, ingested once."""
-    pytest.importorskip("engine.ingest.api", reason="the ingest engine is not available")
-    from tests.support.tap_data import build_tap_data_dir
+def tap_data_dir(tmp_path_factory, tap_data_template):
+    """Data directory with sky.objects and its child sky.sources, ingested once a session."""
+    from tests.support.tap_data import copy_tap_data_dir
 
-    return build_tap_data_dir(tmp_path_factory.mktemp("tapdata"))
+    return copy_tap_data_dir(tap_data_template, tmp_path_factory.mktemp("tapdata"))
 
 
 @pytest.fixture(scope="session")

@@ -36,7 +36,8 @@ class _Geo:
         return _array(self.coords)
 
 
-def to_duckdb(tree: exp.Query, *, units: UnitLookup | None = None) -> exp.Query:
+def to_duckdb(tree: exp.Query, *, units: UnitLookup | None = None,
+              copy: bool = True) -> exp.Query:
     """Compile an ADQL tree into an equivalent DuckDB tree.
 
     Geometry becomes DALI ``DOUBLE[]`` lists and calls to the ``adql_*`` macros of
@@ -48,10 +49,14 @@ def to_duckdb(tree: exp.Query, *, units: UnitLookup | None = None) -> exp.Query:
     Parameters
     ----------
     tree
-        A tree from :func:`engine.adql.parse.parse_adql`; it is not modified.
+        A tree from :func:`engine.adql.parse.parse_adql`; it is not modified unless
+        ``copy`` is False.
     units
         Resolves ``IN_UNIT(column, 'unit')``: returns the column's unit. Without it, or
         when the argument is not a column with a known unit, ``IN_UNIT`` is refused.
+    copy
+        False translates ``tree`` in place (its nodes become the result's): for a caller
+        that has no further use for the ADQL tree, it saves copying the whole tree.
 
     Returns
     -------
@@ -69,7 +74,7 @@ def to_duckdb(tree: exp.Query, *, units: UnitLookup | None = None) -> exp.Query:
     >>> to_duckdb(parse_adql("SELECT TOP 2 ra FROM t")).sql(dialect="duckdb")
     'SELECT "ra" FROM "t" LIMIT 2'
     """
-    out = _Translator(units).visit(tree.copy())
+    out = _Translator(units).visit(tree.copy() if copy else tree)
     for ident in out.find_all(exp.Identifier):
         ident.set("quoted", True)
     return out  # type: ignore[return-value]

@@ -92,7 +92,9 @@ def analyse(adql: str, tables: Mapping[str, PublishedTable],
         _constrain(tree, refs, tables)
         match = _pair_match(tree, refs)
     columns = result_columns(tree, refs)
-    duck = to_duckdb(tree, units=unit_lookup(tree, sources))
+    # The ADQL tree is not read after this: translated in place, not copied (the tables
+    # the refs hold become the DuckDB tree's, with the same names and aliases).
+    duck = to_duckdb(tree, units=unit_lookup(tree, sources), copy=False)
     strip_schema_qualifiers(duck)
     memory = {s.memory_name: s.memory for s in sources.values() if s.memory is not None}
     return Analysis(adql=adql, duck=duck, sources=sources, refs=refs, columns=columns,

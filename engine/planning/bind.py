@@ -179,11 +179,34 @@ def substitute(table: exp.Table, select: exp.Expr) -> exp.Expr:
 def bind_tables(tree: exp.Expr, bind: Callable[[exp.Table], exp.Expr]) -> exp.Expr:
     """Return a copy of ``tree`` with every table reference replaced by ``bind(table)``."""
     copy = tree.copy()
-    ctes = {cte.alias_or_name for cte in copy.find_all(exp.CTE)}
-    for table in list(copy.find_all(exp.Table)):
-        if not table.db and table.name in ctes:
-            continue
-        if isinstance(table.parent, exp.Column | exp.Dot):
-            continue
+    for table in _bound_tables(copy):
         table.replace(bind(table))
     return copy
+
+
+def bound_sql(tree: exp.Expr, bind: Callable[[exp.Table], exp.Expr]) -> str:
+    """The DuckDB SQL of ``tree`` with every table reference replaced by ``bind(table)``.
+
+    The SQL of :func:`bind_tables`, without copying the tree: the bound relations are put
+    in place for the generator, then the tables are put back, so ``tree`` is left as it
+    was (a task a group of chunks reuses one partial tree). Not for a tree that another
+    thread reads meanwhile.
+    """
+    swapped: list[tuple[exp.Table, exp.Expr]] = []
+    try:
+        for table in _bound_tables(tree):
+            bound = bind(table)
+            table.replace(bound)
+            swapped.append((table, bound))
+        return tree.sql(dialect="duckdb", copy=False)
+    finally:
+        for table, bound in reversed(swapped):
+            bound.replace(table)
+
+
+def _bound_tables(tree: exp.Expr) -> list[exp.Table]:
+    """The table references of ``tree`` that read a table (not a CTE, not a column's)."""
+    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+    return [table for table in tree.find_all(exp.Table)
+            if (table.db or table.name not in ctes)
+            and not isinstance(table.parent, exp.Column | exp.Dot)]

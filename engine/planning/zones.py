@@ -11,7 +11,7 @@ from sqlglot import exp
 
 from engine.catalog import Partition
 from engine.planning.analysis import TableRef
-from engine.planning.bind import TableSource, bind_tables, relation
+from engine.planning.bind import TableSource, bound_sql, relation
 
 UNIT = "__unit"
 ZONE = "__zone"
@@ -86,7 +86,7 @@ def task_sql(partial: exp.Select, a: TableRef, a_rel: exp.Expr, b_rel: exp.Expr)
         return exp.Subquery(this=chosen.copy(), alias=exp.TableAlias(
             this=exp.to_identifier(table.alias or table.name, quoted=True)))
 
-    return bind_tables(partial, bind).sql(dialect="duckdb", copy=False)
+    return bound_sql(partial, bind)
 
 
 def numbered_groups(groups: list[list[Partition]]) -> list[tuple[int, list[Partition]]]:

@@ -13,7 +13,7 @@ from engine.catalog import Partition, TableKind
 from engine.plan import SCAN_RELATION, ChunkTask, QueryPlan, ScanShare
 from engine.planning import constraints
 from engine.planning.analysis import Analysis, TableRef
-from engine.planning.bind import TableSource, bind_tables, relation, substitute
+from engine.planning.bind import TableSource, bound_sql, relation, substitute
 from engine.planning.chunks import (
     ChunkChooser,
     Ranges,
@@ -103,7 +103,7 @@ def _task(analysis: Analysis, partial: exp.Query, driver: TableRef, group: list[
         return substitute(table, relation(source, own, ranges=ranges, bounds=band,
                                           window=window))
 
-    return ChunkTask(sql=bind_tables(partial, bind).sql(dialect="duckdb", copy=False),
+    return ChunkTask(sql=bound_sql(partial, bind),
                      chunks=tuple(p.chunk_id for p in group),
                      memory_tables=memory_names(partial, analysis.sources))
 
@@ -150,7 +150,7 @@ def _scan_sql(analysis: Analysis, query: exp.Query, source: TableSource) -> tupl
         bound = analysis.sources[table_key(table)]
         return substitute(table, rows.copy() if bound is source else relation(bound))
 
-    return (bind_tables(query, bind).sql(dialect="duckdb", copy=False), *columns)
+    return (bound_sql(query, bind), *columns)
 
 
 def _share(task: ChunkTask, source: TableSource, group: list[Partition],

@@ -47,7 +47,7 @@ def _outcome(text: str) -> tuple[str, ...]:
     return ("tree", tree.sql(), *nodes)
 
 
-@settings(max_examples=150, deadline=None, derandomize=True, database=None)
+@settings(max_examples=80, deadline=None, derandomize=True, database=None)
 @given(shape=st.sampled_from(SHAPES), first=st.lists(numbers, min_size=4, max_size=4),
        second=st.lists(numbers, min_size=4, max_size=4))
 def test_template_parse_equals_fresh_parse(shape: str, first: list[str],

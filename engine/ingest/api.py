@@ -32,7 +32,7 @@ from engine.catalog import (
     require_table,
 )
 from engine.errors import IngestError
-from engine.ingest import cluster, hats_layout, pipeline, space, txn
+from engine.ingest import cluster, hats_layout, pipeline, processes, space, txn
 from engine.ingest.cluster import DaskPool, DaskTarget
 from engine.ingest.inputs import NewRows, Work, resolve, stream_meta
 from engine.ingest.layout import plan_layout
@@ -387,7 +387,9 @@ def _partitioned(
     schema = schema_with_metadata(
         pa.schema([pa.field(SPATIAL_INDEX_COLUMN, pa.int64()), *work.inputs.schema]), columns)
     pool, n_workers = runner.open(work.total)
-    with pool, pipeline.progress_bar(work.total, progress, f"ingest {spec.table}") as bar:
+    metadata = processes.MetadataProcess(pool, needed=bool(spec.ra))
+    with pool, metadata, pipeline.progress_bar(work.total, progress,
+                                               f"ingest {spec.table}") as bar:
         if isinstance(pool, DaskPool):
             pool.require_paths([request.work_dir, str(out), *work.inputs.paths])
         t0 = time.monotonic()
@@ -416,8 +418,8 @@ def _partitioned(
                 for path in res.id_spills:
                     os.remove(path)
         _log.info("pass 2+3 (%d partitions): %.1f s", len(layout.orders), time.monotonic() - t0)
-        if spec.ra:  # in a worker: importing hats (pandas, dask) costs ~300 MB of memory
-            pool.submit(
+        if spec.ra:  # not here: importing hats (pandas, dask) costs ~300 MB of memory
+            metadata.submit(
                 hats_layout.write_hats, layout.collection_dir, layout.catalog_dir,
                 layout.margin_dir, pixels=layout.pixels, written=written.nrows,
                 margin_rows=sum(written.margin_counts.values()),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -11,7 +10,6 @@ from concurrent.futures import (
     FIRST_COMPLETED,
     Executor,
     Future,
-    ProcessPoolExecutor,
     as_completed,
     wait,
 )
@@ -26,7 +24,7 @@ import pyarrow.parquet as pq
 
 from engine.catalog import IngestedFile, Partition, PublishedTable
 from engine.errors import IngestError, suggest
-from engine.ingest import hats_layout
+from engine.ingest import hats_layout, processes
 from engine.ingest.readers import FileProbe, probe
 from engine.ingest.sources import SourcePart
 from engine.ingest.workers import ID_SAMPLE_STEP, SpillResult
@@ -108,11 +106,13 @@ def pool_size(workers: int | None) -> int:
 
 
 def make_pool(workers: int | None) -> Executor:
-    """Return a process pool (spawned: safe with Arrow's threads), or inline for one worker."""
+    """Return a process pool (spawned, each worker with its share of the cores as Arrow
+    threads: see :mod:`~engine.ingest.processes`), or inline for one worker."""
     n = pool_size(workers)
     if n == 1:
         return InlineExecutor()
-    return ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"))
+    return processes.spawn_pool(n, processes.set_up_worker,
+                                (processes.arrow_threads(n),))
 
 
 def run_all(pool: Executor, fn: Callable[..., Any], jobs: list[Any],

@@ -7,21 +7,10 @@ from pathlib import Path
 import httpx
 
 from tests.support.postgres import free_port
-from tests.support.tap_server import running_tap_server
+from tests.support.tap_server import running_tap_server, server_pid
 from tests.support.waiting import wait_until
 
 BIG = "SELECT a.id, a.ra, a.dec, b.source_id, b.mjd FROM sky.objects AS a, sky.sources AS b"
-
-
-def server_pid(port):
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            args = cmdline.read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"qserv_access.cli_serve" in args and str(port).encode() in args:
-            return int(cmdline.parent.name)
-    raise AssertionError(f"no server process on port {port}")
 
 
 def test_partial_result_of_a_killed_server_is_removed_at_restart(tmp_path, tap_data_template):

@@ -1,7 +1,6 @@
 """A real server with small job limits: hung-up sync clients stop their query; pyvo sees quotas."""
 
 import socket
-import time
 import urllib.parse
 from pathlib import Path
 
@@ -10,7 +9,8 @@ import pyvo
 from pyvo.dal import DALQueryError, DALServiceError
 
 from tests.support.postgres import free_port
-from tests.support.tap_server import running_tap_server
+from tests.support.tap_server import running_tap_server, server_pid
+from tests.support.waiting import wait_until
 
 SLOW = ("SELECT COUNT(*) AS n FROM sky.objects AS a JOIN sky.objects AS b ON a.id <> b.id "
         "JOIN sky.sources AS s ON s.source_id > 0 "
@@ -35,28 +35,9 @@ def server(tmp_path_factory, tap_data_template):
         yield url, root / "server.log", port
 
 
-def server_pid(port):
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            args = cmdline.read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"qserv_access.cli_serve" in args and str(port).encode() in args:
-            return int(cmdline.parent.name)
-    raise AssertionError(f"no server process on port {port}")
-
-
 def cpu_seconds(pid):
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / 100.0  # utime + stime, in clock ticks
-
-
-def poll(predicate, timeout_s, what):
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def test_sync_query_stops_when_its_client_hangs_up(server):
@@ -70,10 +51,10 @@ def test_sync_query_stops_when_its_client_hangs_up(server):
     try:
         client.sendall(f"GET {path} HTTP/1.1\r\nHost: {target.netloc}\r\n\r\n".encode())
         # The query is running once the otherwise idle server has burnt a CPU-second on it.
-        poll(lambda: cpu_seconds(pid) - cpu_start > 1.0, 60, "the query to start working")
+        wait_until(lambda: cpu_seconds(pid) - cpu_start > 1.0, 60, "the query to start working")
     finally:
         client.close()
-    poll(lambda: log_path.read_text().count(STOPPED) > before_log, 30,
+    wait_until(lambda: log_path.read_text().count(STOPPED) > before_log, 30,
          "the server to report the query stopped")
     stopped_after = float(log_path.read_text().rsplit(STOPPED, 1)[1].split()[0])
     assert stopped_after < 10, f"the query ran on {stopped_after} s after the client left"

@@ -49,6 +49,18 @@ def running_tap_server(data_dir: Path, work_dir: Path, port: int, *,
                 proc.kill()
 
 
+def server_pid(port: int) -> int:
+    """The process id of the ``qserv_access.cli_serve`` listening on ``port``, from /proc."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"qserv_access.cli_serve" in args and str(port).encode() in args:
+            return int(cmdline.parent.name)
+    raise AssertionError(f"no server process on port {port}")
+
+
 def _wait_until_up(proc: subprocess.Popen[bytes], url: str, log_path: Path,
                    timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s

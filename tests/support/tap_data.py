@@ -26,8 +26,11 @@ def build_tap_data_dir(root: Path) -> Path:
 
 
 def copy_tap_data_dir(template: Path, root: Path) -> Path:
-    """A copy of a directory :func:`build_tap_data_dir` made, as ``root/data``: the ingest
-    runs once a session (the ``tap_data_template`` fixture), each server gets its own copy."""
+    """A copy of a directory :func:`build_tap_data_dir` made, as ``root/data``, with the
+    input files beside it as there (tests compare answers with them): the ingest runs once
+    a session (the ``tap_data_template`` fixture), each server gets its own copy."""
     data_dir = root / "data"
     shutil.copytree(template, data_dir)
+    for source in template.parent.glob("*.parquet"):
+        shutil.copy2(source, root / source.name)
     return data_dir

@@ -27,9 +27,12 @@ def plan_single(analysis: Analysis, chooser: ChunkChooser, *, fallback: str) -> 
     chunks: list[tuple[int, int]] = []
 
     def bind(table: exp.Table) -> exp.Expr:
-        # refs come from the ADQL tree; they meet the DuckDB tree's tables by key.
+        # refs come from the ADQL tree; they meet the DuckDB tree's tables by key. Only
+        # the top FROM's tables (``table`` is in bind_tables' copy of ``duck``, whose root
+        # is that copy) are the refs: the same table in a subquery reads every partition.
         source = analysis.sources[table_key(table)]
-        if table.parent_select is duck and table_key(table) in chosen:
+        top = isinstance(duck, exp.Select) and table.parent_select is table.root()
+        if top and table_key(table) in chosen:
             parts, ranges = chosen[table_key(table)]
             chunks.extend(p.chunk_id for p in parts)
             return substitute(table, relation(source, parts, ranges=ranges,

@@ -18,6 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from engine.errors import EngineError
+from engine.pids import pid_alive
 
 _submit: Callable[..., Any] | None
 try:  # DuckDB 2's Python relation layer: one statement, run with its rows streamed
@@ -125,22 +126,12 @@ def _private_spill_dir(root: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     for sub in root.iterdir():
         pid = sub.name.split("-", 1)[0]
-        if pid.isdigit() and not _pid_alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(sub, ignore_errors=True)
     path = root / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     path.mkdir()
     atexit.register(shutil.rmtree, path, True)
     return path
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def check_single_select(con: duckdb.DuckDBPyConnection, sql: str) -> None:

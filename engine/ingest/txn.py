@@ -26,19 +26,10 @@ from engine.catalog import (
     table_dir,
 )
 from engine.errors import IngestError
+from engine.pids import pid_alive
 
 LOCKS_NAME = "locks"
 """Folder of the data directory holding one lock file per table ever written."""
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @contextlib.contextmanager
@@ -79,7 +70,7 @@ def _holder(fd: int) -> str:
         pid = int(os.pread(fd, 32, 0).decode().strip())
     except (OSError, ValueError):
         return "pid unknown"
-    return f"pid {pid}" if _pid_alive(pid) else "pid unknown"
+    return f"pid {pid}" if pid_alive(pid) else "pid unknown"
 
 
 def clean_stale_staging(data_dir: Path) -> None:
@@ -93,7 +84,7 @@ def clean_stale_staging(data_dir: Path) -> None:
             pid = int(pid_file.read_text())
         except (OSError, ValueError):
             pid = -1
-        if pid < 0 or not _pid_alive(pid):
+        if pid < 0 or not pid_alive(pid):
             shutil.rmtree(sub, ignore_errors=True)
 
 

@@ -114,7 +114,7 @@ class Engine:
         self.options = options
         self._lock = threading.Lock()
         self._tables: dict[str, PublishedTable] = {}
-        self._stamp: tuple[tuple[str, float], ...] = ()
+        self._stamp: tuple[tuple[str, int], ...] = ()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._dirs: list[Path] = []
         self._external_executor = executor
@@ -138,12 +138,9 @@ class Engine:
         return cls(path, options, executor)
 
     # -- catalog ------------------------------------------------------------------
-    def _current_stamp(self) -> tuple[tuple[str, float], ...]:
-        return catalog.publication_stamp(self.data_dir)
-
     def _refresh(self) -> None:
         """Reload manifests when a table was published since the last query."""
-        stamp = self._current_stamp()
+        stamp = catalog.publication_stamp(self.data_dir)
         if stamp == self._stamp and self._planner is not None:
             return
         with self._lock:

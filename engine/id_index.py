@@ -1,10 +1,13 @@
 """Id lookups that read only the row groups of the id index that can hold the ids.
 
-A table's ``id_index.parquet`` is sorted by id in row groups of 262,144 rows. At a billion
-rows that is ~3,800 row groups and a footer of several MB: reading it for every lookup
-(as a ``read_parquet`` query does) costs tens of milliseconds. Here each index's footer
-and its row groups' first ids are read once and kept, so a lookup costs a bisection per
-id and, per distinct row group, a read of its pages up to the largest id wanted there.
+A table's ``id_index.parquet`` is sorted by id in row groups of 32,768 rows (262,144 in
+indexes written before 2026-11-28; both are read alike). At a billion rows that is ~30,500
+row groups and a footer of ~7 MB: reading it for every lookup (as a ``read_parquet`` query
+does) would cost far more than the lookup. Here each index's footer and its row groups' first
+ids are read once and kept (~8 us of CPU a row group, ~0.25 s at 1e9, once per process), so
+a lookup costs a bisection per id and, per distinct row group, a read of its pages up to the
+largest id wanted there. Measured on a 20M-row index (CPU per lookup, loaded machine): 2.55
+ms with 262,144-row groups, 1.68 ms with 65,536, 1.16 ms with 32,768, 1.06 ms with 16,384.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ import pyarrow.parquet as pq
 
 from engine.sky.healpix import SPATIAL_INDEX_COLUMN
 
-MAX_ROW_GROUPS = 64
-"""A lookup needing more row groups than this (16M index rows, ~256 MB) returns None: the
-caller then reads the index with a streaming query instead of holding it in memory."""
+MAX_ROW_GROUPS = 512
+"""A lookup needing more row groups than this (16M index rows at 32,768 a group) returns
+None: the caller then reads the index with one streaming query instead."""
 
 
 BATCH_ROWS = 16_384

@@ -198,7 +198,7 @@ def merge_id_index(results: list[SpillResult], id_column: str, labels: list[str]
             _check_ids(bucket, id_column, labels, [s.path for s in spills])
             if writer is None:
                 writer = pq.ParquetWriter(out, bucket.schema, **_id_index_options(bucket.schema))
-            writer.write_table(bucket, row_group_size=262_144)
+            writer.write_table(bucket, row_group_size=32_768)  # a lookup decodes one: id_index.py
             total += bucket.num_rows
     finally:
         if writer is not None:

@@ -94,6 +94,7 @@ def _worker_environment(settings: TapSettings, overrides: dict[str, object],
     that the processes together stay within it.
     """
     env = {f"QSA_TAP_{name.upper()}": str(value) for name, value in overrides.items()}
+    env["QSA_TAP_PROCESSES"] = str(workers)  # each sizes its sync slots and engine threads
     if settings.query_memory_mb is None:
         from tap_service.app import memory_share_mb
 

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tap_service.admission import AdmissionGate, default_slots
 from tap_service.auth import TokenAuth
 from tap_service.config import TapSettings
 from tap_service.context import TapContext
@@ -36,8 +37,9 @@ def open_engine(settings: TapSettings) -> Engine:
     from engine.api import Engine, EngineOptions
 
     options = EngineOptions()
-    if settings.engine_threads:
-        options = dataclasses.replace(options, workers=settings.engine_threads)
+    if settings.engine_threads or settings.processes > 1:
+        threads = settings.engine_threads or default_slots(settings.processes)
+        options = dataclasses.replace(options, workers=threads)
     if settings.dask_address:
         options = dataclasses.replace(options, dask_address=settings.dask_address)
     options = dataclasses.replace(options, spill_dir=settings.resolved_work_dir / "spill")
@@ -64,8 +66,11 @@ def create_app(settings: TapSettings | None = None, *, engine: Engine | None = N
         eng = engine if engine is not None else open_engine(settings)
         store = JobStore(settings.resolved_jobs_db)
         runner = JobRunner(store, eng, settings)
+        gate = AdmissionGate(settings.sync_slots or default_slots(settings.processes),
+                             settings.sync_queue_patience.total_seconds())
         app.state.tap = TapContext(settings=settings, engine=eng, store=store, runner=runner,
-                                   auth=TokenAuth.from_file(settings.tokens_file))
+                                   auth=TokenAuth.from_file(settings.tokens_file),
+                                   sync_gate=gate)
         runner.start()
         try:
             yield

@@ -138,7 +138,28 @@ class TapSettings(BaseSettings):
         ge=10,
     )
     engine_threads: int | None = Field(
-        None, description="Threads of the in-process engine; None lets the engine choose."
+        None,
+        description="Threads of the in-process engine; None: the CPUs shared out among "
+        "PROCESSES (all the CPUs for one process).",
+        ge=1,
+    )
+    processes: int = Field(
+        1,
+        description="Service processes sharing this machine's CPUs (`qserv-access serve "
+        "--workers N` sets it); sizes SYNC_SLOTS and ENGINE_THREADS by default.",
+        ge=1,
+    )
+    sync_slots: int | None = Field(
+        None,
+        description="Synchronous queries each service process runs at once; the others wait "
+        "their turn, first come first served. None: the CPUs shared out among PROCESSES.",
+        ge=1,
+    )
+    sync_queue_patience: Duration = Field(
+        timedelta(seconds=1),
+        description="Longest a synchronous query waits for a slot; past it the query runs "
+        "anyway, beside those running (so a long query delays short ones by at most this). "
+        "The sync time limit counts from the request's arrival, the wait included.",
     )
     query_memory_mb: int | None = Field(
         None,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
+from tap_service.admission import AdmissionGate
 from tap_service.auth import TokenAuth
 from tap_service.config import TapSettings
 from tap_service.examples import examples_xhtml
@@ -35,6 +36,8 @@ class TapContext:
     store: JobStore
     runner: JobRunner
     auth: TokenAuth
+    sync_gate: AdmissionGate
+    """Admits synchronous queries a few at a time, in arrival order."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _docs: dict[str, tuple[float, str]] = field(default_factory=dict)
     _tables: tuple[float, list[TableManifest]] | None = None

@@ -79,6 +79,15 @@ class PayloadTooLargeError(TapError):
         super().__init__(message, headers={"Connection": "close"})
 
 
+class ServiceBusyError(TapError):
+    """A synchronous query's time limit passed while it waited for its turn to run."""
+
+    status = 503
+
+    def __init__(self, message: str, *, retry_after_s: int = 5) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after_s)})
+
+
 @dataclass(frozen=True, slots=True)
 class ErrorReport:
     """What the client is told about a failure."""

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
 from fastapi import APIRouter
@@ -15,9 +15,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
+from tap_service.admission import Admission
 from tap_service.context import get_context
+from tap_service.errors import ServiceBusyError
 from tap_service.params import parse_query_request, read_params
-from tap_service.query import start_query
+from tap_service.query import StartedQuery, start_query
 from tap_service.uploads import read_uploads
 
 router = APIRouter()
@@ -27,7 +29,12 @@ T = TypeVar("T")
 
 @router.api_route("/sync", methods=["GET", "POST"])
 async def sync_query(request: Request) -> Response:
-    """Run a query and stream its result (errors become DALI documents in app.py)."""
+    """Run a query in its turn (see tap_service.admission) and stream its result.
+
+    Errors become DALI documents in app.py. The time limit counts from the request's
+    arrival: a query that waited its whole limit for a slot gets a 503 without running.
+    """
+    arrived = time.monotonic()
     ctx = get_context(request)
     settings = ctx.settings
     ctx.auth.owner(request)
@@ -40,31 +47,63 @@ async def sync_query(request: Request) -> Response:
         allow_private_urls=settings.upload_allow_private_urls,
     )
     cancel = threading.Event()
-    started = await _until_disconnect(request, cancel, run_in_threadpool(
-        start_query, ctx.engine, query, uploads,
-        timeout_s=settings.sync_timeout.total_seconds(), cancel=cancel, prefetch=True,
-    ))
+    admitted: list[Admission] = []
+
+    async def in_turn() -> StartedQuery:
+        limit_s = settings.sync_timeout.total_seconds()
+        async with ctx.sync_gate.admitted() as admission:
+            left_s = limit_s - (time.monotonic() - arrived)
+            if left_s <= 0:
+                raise ServiceBusyError(
+                    f"The service is busy: this query waited {admission.waited_s:.1f} s for "
+                    f"its turn, past its time limit of {limit_s:g} s, and was not run. Retry "
+                    "later, or submit it to /async, where jobs are queued without this limit.")
+            admitted.append(admission)
+            return await run_in_threadpool(start_query, ctx.engine, query, uploads,
+                                           timeout_s=left_s, cancel=cancel, prefetch=True)
+
+    started = await _until_disconnect(request, cancel, in_turn(), queued=lambda: not admitted)
+    if started is None:
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
     if started.body is not None:
         return Response(started.body, media_type=started.fmt.mime)
     return _CancellingStream(started.chunks, cancel, media_type=started.fmt.mime)
 
 
-async def _until_disconnect(request: Request, cancel: threading.Event, work: Awaitable[T]) -> T:
-    """Await ``work``; if the client hangs up first, set ``cancel`` so that the query stops."""
+CLIENT_CLOSED_REQUEST = 499
+"""The status (nginx's) of a request whose client hung up while it waited: nobody reads it."""
+
+
+async def _until_disconnect(request: Request, cancel: threading.Event, work: Awaitable[T],
+                            *, queued: Callable[[], bool]) -> T | None:
+    """Await ``work``; if the client hangs up first, set ``cancel`` so that the query stops.
+
+    While ``queued()`` (waiting for a slot, nothing running yet) the hang-up cancels
+    ``work`` itself, which leaves the queue; the result is then None.
+    """
     gone: list[float] = []
+    task = asyncio.ensure_future(work)
 
     async def watch() -> None:
         while (await request.receive())["type"] != "http.disconnect":
             pass  # the rest of a body nobody reads: only the disconnect matters
         gone.append(time.monotonic())
         cancel.set()
+        if queued():
+            task.cancel()
 
     watcher = asyncio.ensure_future(watch())
     try:
-        return await work
+        return await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if gone and task.cancelled() and not (current and current.cancelling()):
+            log.warning("sync query left the queue: its client disconnected before its turn")
+            return None
+        raise
     finally:
         watcher.cancel()
-        if gone:
+        if gone and not task.cancelled():
             log.warning("sync query stopped %.2f s after its client disconnected",
                         time.monotonic() - gone[0])
 

@@ -19,10 +19,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def running_tap_server(data_dir: Path, work_dir: Path, port: int, *,
                        env: Mapping[str, str] | None = None,
                        start_timeout_s: float = 60.0,
-                       args: Sequence[str] = ()) -> Iterator[str]:
+                       args: Sequence[str] = (), root: Path = ROOT) -> Iterator[str]:
     """Start the service in a subprocess, wait until it answers, yield its TAP URL, stop it.
 
-    ``args`` are more options of ``qserv-access serve`` (``--workers 2``).
+    ``args`` are more options of ``qserv-access serve`` (``--workers 2``); ``root`` is the
+    source tree it runs from (another checkout, to compare code in turns).
 
     The server log goes to ``work_dir/server.log``; its tail is in the error raised when
     the server exits or does not answer within ``start_timeout_s``.
@@ -30,13 +31,13 @@ def running_tap_server(data_dir: Path, work_dir: Path, port: int, *,
     work_dir.mkdir(parents=True, exist_ok=True)
     log_path = work_dir / "server.log"
     full_env = {**os.environ, "QSA_TAP_WORK_DIR": str(work_dir / "work"),
-                "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+                "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""),
                 **(env or {})}
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "qserv_access.cli_serve", "--data-dir", str(data_dir),
              "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", *args],
-            stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=ROOT)
+            stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=root)
         url = f"http://127.0.0.1:{port}/tap"
         try:
             _wait_until_up(proc, url, log_path, start_timeout_s)

@@ -11,6 +11,11 @@ catalog of ``--rows`` rows is ingested under ``--work`` (default bench/work): wi
 ``--synthetic`` the seeded catalog of bench_ingest (engine/ingest/synthetic.py, seed 42:
 the 20M-row table of issue #8 with ``--rows 20000000``), otherwise tests/support/small_sky.py.
 Writes bench/results/tap.json and bench/results/tap.md, with the command line at the top.
+The load test reports latency per query kind too (the tail is the heavy queries' share).
+
+To compare code in turns on one machine: ``--tree DIR`` serves from another source tree
+(``git archive REV | tar -x -C DIR``), ``--load-only`` skips the single-query timings,
+``--server-env NAME=VALUE`` sets the server's environment (``QSA_TAP_SYNC_SLOTS=8``).
 """
 
 from __future__ import annotations
@@ -89,7 +94,7 @@ def _build_data(work: Path, rows: int, inputs: list[str], synthetic: bool) -> Pa
     return data_dir
 
 
-def _load(url: str, queries: list[str], clients: int, seconds: float,
+def _load(url: str, queries: dict[str, str], clients: int, seconds: float,
           expected: dict[str, bytes]) -> dict[str, object]:
     """``clients`` threads, each on its own keep-alive connection, send the queries in turn.
 
@@ -99,17 +104,20 @@ def _load(url: str, queries: list[str], clients: int, seconds: float,
     for byte, the ``expected`` one of its query.
     """
     latencies: list[float] = []
+    by_kind: dict[str, list[float]] = {name: [] for name in queries}
     errors: list[str] = []
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
     parts = urlsplit(url)
-    paths = {q: f"{parts.path}/sync?" + urlencode({"LANG": "ADQL", "QUERY": q}) for q in queries}
+    paths = {q: f"{parts.path}/sync?" + urlencode({"LANG": "ADQL", "QUERY": q})
+             for q in queries.values()}
+    kinds = list(queries.items())
 
     def worker(index: int) -> None:
         con = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=60)
         i = index
         while time.monotonic() < stop_at:
-            query = queries[i % len(queries)]
+            kind, query = kinds[i % len(kinds)]
             i += 1
             start = time.perf_counter()
             try:
@@ -125,6 +133,7 @@ def _load(url: str, queries: list[str], clients: int, seconds: float,
             elapsed = time.perf_counter() - start
             with lock:
                 latencies.append(elapsed)
+                by_kind[kind].append(elapsed)
                 if error is not None:
                     errors.append(error)
         con.close()
@@ -136,7 +145,8 @@ def _load(url: str, queries: list[str], clients: int, seconds: float,
         t.join()
     return {"clients": clients, "seconds": seconds, "requests": len(latencies),
             "errors": len(errors), "error_kinds": sorted(set(errors))[:5],
-            "throughput_rps": round(len(latencies) / seconds, 1), **_stats(latencies)}
+            "throughput_rps": round(len(latencies) / seconds, 1), **_stats(latencies),
+            "by_kind": {name: _stats(samples) for name, samples in by_kind.items() if samples}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,6 +173,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--results", type=Path, default=ROOT / "bench" / "results",
                    help="where tap.json and tap.md are written")
+    p.add_argument("--tree", type=Path, default=ROOT,
+                   help="source tree the server runs from (default: this one)")
+    p.add_argument("--load-only", action="store_true",
+                   help="skip the single-query timings (in-process, raw HTTP, pyvo)")
+    p.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+                   help="environment variable of the server (repeatable)")
     args = p.parse_args(argv)
     command = " ".join(["python -m bench.bench_tap", *(argv if argv is not None else sys.argv[1:])])
     work = args.work
@@ -180,15 +196,19 @@ def main(argv: list[str] | None = None) -> int:
                                   "machine": platform.platform(), "cpus": os.cpu_count(),
                                   "data_dir": str(data_dir), "table": args.table,
                                   "queries": queries, "dachs_raw_http_ms": DAChS_MS}
-    engine = Engine.open(data_dir)
-    in_process = {}
-    for name, query in queries.items():
-        in_process[name] = _stats(_time(lambda q=query: engine.query(q).to_table(), args.runs))
-        rows = engine.query(query).to_table().num_rows
-        in_process[name]["rows"] = rows
-    engine.close()
+    server_env = dict(item.split("=", 1) for item in args.server_env)
+    results.update({"tree": str(args.tree.resolve()), "server_env": server_env})
+    in_process: dict[str, dict[str, float]] = {}
+    if not args.load_only:
+        engine = Engine.open(data_dir)
+        for name, query in queries.items():
+            in_process[name] = _stats(_time(lambda q=query: engine.query(q).to_table(),
+                                            args.runs))
+            in_process[name]["rows"] = engine.query(query).to_table().num_rows
+        engine.close()
     with running_tap_server(data_dir, work / "tap-work", args.port, start_timeout_s=120,
-                            args=["--workers", str(args.workers)]):
+                            args=["--workers", str(args.workers)], env=server_env,
+                            root=args.tree):
         raw, via_pyvo, bodies = {}, {}, {}
         tap = pyvo.dal.TAPService(url)
         with httpx.Client(timeout=60) as client:
@@ -196,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
                 first = client.get(url + "/sync", params={"LANG": "ADQL", "QUERY": query})
                 first.raise_for_status()
                 bodies[query] = first.content
+                if args.load_only:
+                    continue
 
                 def get(q: str = query) -> None:
                     r = client.get(url + "/sync", params={"LANG": "ADQL", "QUERY": q})
@@ -204,8 +226,7 @@ def main(argv: list[str] | None = None) -> int:
                 via_pyvo[name] = _stats(_time(lambda q=query: tap.run_sync(q), args.runs))
         load_before, server_before, client_before = _loadavg(), _server_cpu_s(args.port), \
             _own_cpu_s()
-        load = _load(url, [queries["cone_0.05deg"], queries["cone_1deg"], queries["count"],
-                           queries["top1000"]], args.clients, args.load_seconds, bodies)
+        load = _load(url, queries, args.clients, args.load_seconds, bodies)
         n = max(1, int(load["requests"]))  # type: ignore[call-overload]
         load["server_cpu_ms_per_request"] = round(
             (_server_cpu_s(args.port) - server_before) * 1000 / n, 2)
@@ -213,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         load["loadavg_before"], load["loadavg_after"] = load_before, _loadavg()
     results.update({"in_process": in_process, "raw_http": raw, "pyvo": via_pyvo,
                     "overhead_ms": {k: round(raw[k]["median_ms"] - in_process[k]["median_ms"], 2)
-                                    for k in queries},
+                                    for k in raw},
                     "load": load,
                     "body_sha1": {name: hashlib.sha1(bodies[q]).hexdigest()
                                   for name, q in queries.items()}})
@@ -263,7 +284,7 @@ def _markdown(r: dict) -> str:  # type: ignore[type-arg]
         "| speed-up |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for name in r["queries"]:
+    for name in r["raw_http"]:
         ip, raw, pv = r["in_process"][name], r["raw_http"][name], r["pyvo"][name]
         dachs = r["dachs_raw_http_ms"][name]
         lines.append(
@@ -280,6 +301,13 @@ def _markdown(r: dict) -> str:  # type: ignore[type-arg]
               f"server {load['server_cpu_ms_per_request']} ms (all its processes), load "
               f"generator {load['client_cpu_ms_per_request']} ms. Load average (1/5/15 min) "
               f"before {load['loadavg_before']}, after {load['loadavg_after']}.", ""]
+    if (r.get("tree") and Path(r["tree"]) != ROOT) or r.get("server_env"):
+        lines += [f"Server source tree {r.get('tree')}, environment {r.get('server_env')}.", ""]
+    lines += ["Under load, per query kind (ms):", "",
+              "| query | requests | median | p95 |", "| --- | --- | --- | --- |"]
+    for name, st in load.get("by_kind", {}).items():
+        lines.append(f"| {name} | {st['runs']} | {st['median_ms']} | {st['p95_ms']} |")
+    lines.append("")
     return "\n".join(lines)
 
 

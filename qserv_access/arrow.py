@@ -29,15 +29,27 @@ def arrow_to_astropy(table: pa.Table) -> Table:
     columns = []
     for field, chunked in zip(table.schema, table.columns, strict=True):
         meta = {k.decode(): v.decode() for k, v in (field.metadata or {}).items()}
-        array = chunked.combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
-        columns.append(_described(_astropy_column(field.name, array), meta))
-    # One Table of all columns (copied, as add_column did: the arrays stay writable).
-    return Table(columns) if columns else Table()
+        columns.append(_owned(_described(_astropy_column(field.name, chunked), meta)))
+    # Each column already holds arrays of its own (writable): the Table copies nothing more.
+    return Table(columns, copy=False) if columns else Table()
 
 
-def _astropy_column(name: str, array: pa.Array) -> Column:
+def _owned(column: Column) -> Column:
+    """``column``, or a copy of it where its values are a read-only view of Arrow's memory."""
+    return column if np.asarray(column).flags.writeable else column.copy()
+
+
+def _astropy_column(name: str, chunked: pa.ChunkedArray) -> Column:
     from astropy.table import Column, MaskedColumn
 
+    if chunked.num_chunks and not chunked.null_count and (
+            pa.types.is_integer(chunked.type) or pa.types.is_floating(chunked.type)):
+        # Numbers without nulls: all chunks copied once, into an array the column keeps.
+        # (Combining the chunks, then copying into the Table, copied them twice: ~1 ms of a
+        # 1 deg cone's 163k rows at 1e9.)
+        return Column(np.concatenate([c.to_numpy() for c in chunked.chunks]), name=name,
+                      copy=False)
+    array = chunked.combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
     if pa.types.is_fixed_size_list(array.type):
         # A point or circle: one row of doubles per value, as a VOTable reader gives.
         size = array.type.list_size

@@ -33,6 +33,15 @@ on the unsharded files: 113 ms). Planning also reads it (how far apart two range
 and still be read as one); other HATS catalogs may use other sizes, which never changes
 which rows match."""
 
+PARTITION_PAGE_ROWS = 8_192
+"""Rows in a data page of the partition files ingest publishes, which carry a page index:
+DuckDB then decodes only the pages of a row group whose ``_healpix_29`` range can match,
+and of the other columns only the same rows' pages. Measured on one 732k-row partition of
+20M rows (CPU per query, loaded machine, same rows out): a 1' cone 4.9 -> 3.8 ms, one row by
+its ``_healpix_29`` (an id lookup) 6.6 -> 5.1 ms, a full GROUP BY unchanged (22.5 ms); 0.6
+bytes per row more (37.6 -> 38.3: byte-stream-split floats compress a little less in smaller
+pages). 4,096-row pages gained ~0.1 ms more."""
+
 
 class TableKind(StrEnum):
     """How a table is stored."""

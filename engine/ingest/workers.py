@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from engine.catalog import PARTITION_ROW_GROUP_ROWS
+from engine.catalog import PARTITION_PAGE_ROWS, PARTITION_ROW_GROUP_ROWS
 from engine.errors import IngestError
 from engine.ingest.partitioning import HISTOGRAM_ORDER
 from engine.ingest.sources import FilePart, SourcePart
@@ -497,6 +497,7 @@ def _write_partition(job: PartitionGroupJob, part: PartitionOut, table: pa.Table
     """Write one partition's rows (sorted) and the margin shards it sends; return those."""
     Path(part.out_path).parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, part.out_path, row_group_size=PARTITION_ROW_GROUP_ROWS,
+                   write_page_index=True, max_rows_per_page=PARTITION_PAGE_ROWS,
                    **final_write_options(job.schema, table))
     shards: list[tuple[int, str, int]] = []
     if pmap is None or not (job.margin_dir and job.ra and job.dec and table.num_rows):

@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from engine.catalog import PARTITION_PAGE_ROWS, PARTITION_ROW_GROUP_ROWS
 from engine.errors import IngestError
 from engine.ingest.partitioning import HISTOGRAM_ORDER
+from engine.ingest.sorting import is_ascending, stable_argsort
 from engine.ingest.sources import FilePart, SourcePart
 from engine.sky.healpix import (
     SPATIAL_INDEX_COLUMN,
@@ -144,8 +145,14 @@ def _few_distinct(table: pa.Table | None, name: str) -> bool:
     """True when a column's distinct values are few enough for a dictionary to pay."""
     if table is None or not table.num_rows:
         return False
-    distinct = pc.count_distinct(table.column(name), mode="all").as_py()
-    return distinct <= max(table.num_rows * DICTIONARY_MAX_SHARE, 1)
+    limit = max(table.num_rows * DICTIONARY_MAX_SHARE, 1)
+    column = table.column(name)
+    # The first rows alone may hold too many distinct values (ids: every one): counting
+    # them answers for 1/8 of the cost of counting all (0.42 s per 2M unique ids).
+    head = column.slice(0, int(limit) + 1)
+    if len(head) < len(column) and pc.count_distinct(head, mode="all").as_py() > limit:
+        return False
+    return pc.count_distinct(column, mode="all").as_py() <= limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,7 +402,8 @@ def _write_spill(job: SpillJob, result: SpillResult, buffer: list[pa.Table],
     table = pa.concat_tables(buffer)
     if job.id_column:
         ids = table.select([job.id_column, SPATIAL_INDEX_COLUMN, "_file", "_row"])
-        ids = ids.sort_by(job.id_column)
+        if not is_ascending(ids.column(0)):  # ids often come in order: no sort then
+            ids = ids.sort_by(job.id_column)
         path = str(Path(job.work_dir) / f"ids_j{job.job_index:05d}_{len(result.id_spills):04d}"
                                         ".parquet")
         pq.write_table(ids, path, row_group_size=65_536, **_id_spill_options(ids.schema))
@@ -405,7 +413,7 @@ def _write_spill(job: SpillJob, result: SpillResult, buffer: list[pa.Table],
         table = table.drop_columns(["_file", "_row"])
     if not table.num_rows:
         return
-    order = np.argsort(table.column(0).to_numpy(), kind="stable")
+    order = stable_argsort(table.column(0).to_numpy())
     table = table.take(pa.array(order))
     hpix = table.column(0).to_numpy()
     buckets = bucket_of(hpix)
@@ -463,7 +471,7 @@ def write_partition_group(job: PartitionGroupJob, pmap: PartitionMap | None = No
     _release_memory_promptly()
     table = _read_range(job)
     hpix = table.column(0).to_numpy()
-    order = np.argsort(hpix, kind="stable")
+    order = stable_argsort(hpix)
     table = pa.Table.from_arrays(table.take(pa.array(order)).columns, schema=job.schema)
     hpix = hpix[order]
     del order

@@ -110,6 +110,12 @@ def _near_edge(
     """Return which rows of partition ``part`` have a 3x3 block not wholly inside it."""
     nside = 1 << order
     pix = hp.ang2pix(nside, ra_deg, dec_deg, nest=True, lonlat=True).astype(np.int64)
+    # Test each pixel once when rows come sorted by position (an ingest's partition): at
+    # 1e9 rows, a pixel of order 12 (10 arcsec margins) holds ~5 of them.
+    rows = None
+    if len(pix) > 1 and bool(np.all(pix[1:] >= pix[:-1])):
+        first = np.r_[True, pix[1:] != pix[:-1]]
+        pix, rows = pix[first], np.cumsum(first) - 1
     block = np.vstack([pix[None, :], hp.get_all_neighbours(nside, pix, nest=True)])
     if order >= pmap.lookup_order:
         owners = pmap.owner_at(block.ravel(), order).reshape(block.shape)
@@ -119,7 +125,8 @@ def _near_edge(
         safe = np.where(block < 0, 0, block)
         blo, bhi = lo[safe], hi[safe]
         foreign = (block >= 0) & (blo >= 0) & ((blo != part) | (bhi != part))
-    return np.asarray(foreign.any(axis=0))
+    near = foreign.any(axis=0)
+    return np.asarray(near if rows is None else near[rows])
 
 
 def margin_targets(
@@ -171,11 +178,12 @@ def margin_targets(
     vecs = hp.ang2vec(ra[candidates], dec[candidates], lonlat=True)
     out_rows: list[int] = []
     out_targets: list[int] = []
-    owner_at = pmap.owner_at
+    # The lookup by hand (query_disc's pixels are never negative) and a set of the few
+    # owners: 2 instead of 10 us per row, beside query_disc's 15 (a few % of all rows).
+    owner, shift = pmap.owner, 2 * (exact - pmap.lookup_order)
     for row, vec in zip(candidates.tolist(), vecs, strict=True):
         pixels = hp.query_disc(nside, vec, radius, inclusive=True, fact=fact, nest=True)
-        owners = np.unique(owner_at(pixels.astype(np.int64), exact))
-        for target in owners.tolist():
+        for target in sorted(set(owner[pixels >> shift].tolist())):
             if target >= 0 and target != part:
                 out_rows.append(row)
                 out_targets.append(target)

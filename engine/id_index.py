@@ -23,9 +23,10 @@ import pyarrow.parquet as pq
 
 from engine.sky.healpix import SPATIAL_INDEX_COLUMN
 
-MAX_ROW_GROUPS = 512
-"""A lookup needing more row groups than this (16M index rows at 32,768 a group) returns
-None: the caller then reads the index with one streaming query instead."""
+MAX_ROWS = 1 << 24
+"""A lookup whose ids lie in row groups holding more index rows than this (16,777,216: 512
+groups of 32,768 rows, or 64 of 262,144) returns None: the caller then reads the index with
+one streaming query instead."""
 
 
 BATCH_ROWS = 16_384
@@ -40,6 +41,7 @@ class _Ranges:
     kind: type
     firsts: list[Any]
     lasts: list[Any]
+    rows: list[int]
 
 
 @functools.lru_cache(maxsize=64)
@@ -54,23 +56,24 @@ def _ranges(path: str, id_column: str) -> _Ranges | None:
     else:
         return None
     column = metadata.schema.names.index(id_column)
-    firsts, lasts = [], []
+    firsts, lasts, rows = [], [], []
     for g in range(metadata.num_row_groups):
         stats = metadata.row_group(g).column(column).statistics
         if stats is None or not stats.has_min_max:
             return None
         firsts.append(stats.min)
         lasts.append(stats.max)
+        rows.append(metadata.row_group(g).num_rows)
     if any(b < a for a, b in zip(lasts, firsts[1:], strict=False)):
         return None  # not sorted by id: bisection would miss rows
-    return _Ranges(metadata, kind, firsts, lasts)
+    return _Ranges(metadata, kind, firsts, lasts, rows)
 
 
 def lookup(path: str, id_column: str, ids: list[int | str]) -> list[int] | None:
     """Return the sorted ``_healpix_29`` values of the rows whose id is in ``ids``.
 
     None when this cannot answer (ids of another type than the index's, an index without
-    row-group statistics, or ids spread over more than :data:`MAX_ROW_GROUPS` row groups).
+    row-group statistics, or ids spread over row groups of more than :data:`MAX_ROWS` rows).
 
     >>> import pyarrow as pa, pyarrow.parquet as pq, tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "id_index.parquet")
@@ -89,7 +92,7 @@ def lookup(path: str, id_column: str, ids: list[int | str]) -> list[int] | None:
         g = bisect.bisect_right(ranges.firsts, value) - 1
         if g >= 0 and value <= ranges.lasts[g]:
             groups.add(g)
-    if len(groups) > MAX_ROW_GROUPS:
+    if sum(ranges.rows[g] for g in groups) > MAX_ROWS:
         return None
     if not groups:
         return []

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import qserv_access
+from engine import id_index
 from engine.api import Engine
 from engine.catalog import PARTITION_PAGE_ROWS, PARTITION_ROW_GROUP_ROWS
 
@@ -102,3 +103,17 @@ def _within(ra: np.ndarray, dec: np.ndarray, ra0: float, dec0: float,
     r0, d0 = np.radians(ra0), np.radians(dec0)
     hav = np.sin((d0 - d) / 2) ** 2 + np.cos(d) * np.cos(d0) * np.sin((r0 - r) / 2) ** 2
     return hav <= np.sin(np.radians(radius) / 2) ** 2
+
+
+def test_lookups_over_too_many_index_rows_fall_back_to_a_query(
+        published: tuple[Engine, pa.Table, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    engine, rows, table_dir = published
+    path = str(table_dir / "id_index.parquet")
+    monkeypatch.setattr(id_index, "MAX_ROWS", 40_000)  # more than one 32,768-row group
+    assert id_index.lookup(path, "id", [5, 6]) is not None  # one row group
+    spread = [5, ROWS // 2, ROWS - 5]  # three row groups: the index is read by a query
+    assert id_index.lookup(path, "id", list[int | str](spread)) is None
+    got = engine.query("SELECT id, ra FROM sim.object WHERE id IN "
+                       f"({', '.join(map(str, spread))})").to_table()
+    expected = rows.filter(pc.is_in(rows["id"], pa.array(spread))).select(["id", "ra"])
+    assert sorted(got.to_pylist(), key=repr) == sorted(expected.to_pylist(), key=repr)

@@ -18,6 +18,13 @@ alternative of decoding the union of the queries' columns once per step into Arr
 running each query's SQL over that table (what a rider would pay if the elevator shared
 the decoding).
 
+``--ceiling`` bounds what sharing could reach, through DuckDB alone on the table's
+published files (no engine): the CPU of each query alone, of the four, of decoding the
+union of their columns once plus each query's work beyond decoding (the ideal shared
+scan), and of two real ways of decoding once (into Arrow per partition; one fused
+statement). With two cores busy under one query alone, four at once within 1.5x of it
+needs the four's CPU within about 1.5x of its CPU.
+
 Results go to ``bench/results/shared_scan.json`` and ``shared_scan.md`` (``--out``).
 """
 
@@ -34,6 +41,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +58,23 @@ AGGREGATES = (
 )
 """Four full-scan aggregates over different columns of the synthetic catalog's schema
 (``id, ra, dec, mag_u .. mag_z, flags``); the first is the one timed alone (notebook 02's)."""
+
+FUSED = (
+    "SELECT flags, COUNT(*) AS n, SUM(mag_r) AS sum_r, COUNT(mag_r) AS n_r, "
+    "MIN(mag_g) AS min_g, MAX(dec) AS max_dec, COUNT(mag_u) AS n_u, SUM(mag_u) AS sum_u, "
+    "MAX(mag_u) AS max_u, MIN(ra) FILTER (WHERE dec > 0) AS min_ra, "
+    "MAX(ra) FILTER (WHERE dec > 0) AS max_ra, SUM(mag_z) FILTER (WHERE dec > 0) AS sum_z, "
+    "COUNT(id) FILTER (WHERE mag_i < 22) AS n_id, "
+    "SUM(mag_i - mag_z) FILTER (WHERE mag_i < 22) AS sum_color, "
+    "COUNT(mag_i - mag_z) FILTER (WHERE mag_i < 22) AS n_color FROM {t} GROUP BY flags"
+)
+"""The four :data:`AGGREGATES` as ONE statement: every aggregate side by side, grouped by
+``flags`` (the ungrouped ones are re-aggregated over the few groups afterwards, as a merge
+would), so the union of their columns is decoded once and hashed once."""
+
+QUERY_COLUMNS = (("flags", "mag_r", "mag_g", "dec"), ("mag_u",), ("ra", "dec", "mag_z"),
+                 ("id", "mag_i", "mag_z"))
+"""The columns each of :data:`AGGREGATES` reads (``--ceiling`` decodes them alone)."""
 
 
 def drop_page_cache() -> None:
@@ -141,7 +166,7 @@ def differences(query: str, columns: list[str], ours: list[tuple[Any, ...]],
 
 
 def measure(data_dir: Path, table: str, *, clients: int, repeats: int, cold: bool,
-            rows_per_task: int | None = None) -> dict[str, Any]:
+            rows_per_task: int | None = None, step_mb: int | None = None) -> dict[str, Any]:
     """Alone and together, shared scans on and off, in turns (the first run is a warm-up,
     except cold: every run then starts from an empty page cache)."""
     from engine.api import Engine, EngineOptions
@@ -150,6 +175,8 @@ def measure(data_dir: Path, table: str, *, clients: int, repeats: int, cold: boo
     engines = {mode: Engine.open(data_dir, EngineOptions(shared_scans=mode == "shared",
                                                          rows_per_task=rows_per_task))
                for mode in ("shared", "unshared")}
+    if step_mb is not None:
+        engines["shared"]._executor.scans.step_bytes = step_mb * 2**20  # type: ignore[union-attr]
     samples: dict[str, dict[str, list[float]]] = {
         m: {"alone": [], "together": [], "alone_cpu": [], "together_cpu": []}
         for m in engines}
@@ -240,6 +267,8 @@ def markdown(results: dict[str, Any]) -> str:
     lines += [f"- `{q}`" for q in r["queries"]]
     if "profile" in results:
         lines += ["", *profile_markdown(results["profile"])]
+    if "ceiling" in results:
+        lines += ["", *ceiling_markdown(results["ceiling"])]
     return "\n".join(lines) + "\n"
 
 
@@ -350,6 +379,112 @@ def profile_markdown(p: dict[str, Any]) -> list[str]:
     return lines
 
 
+def ceiling(data_dir: Path, table: str, *, repeats: int, threads: int) -> dict[str, Any]:
+    """What the four :data:`AGGREGATES` cost through DuckDB alone on the table's published
+    files (no engine; ``threads`` threads), best of ``repeats`` by CPU: each alone, the four
+    one after another and at once (four cursors), and three ways of decoding the union of
+    their columns once: the ideal (the union decoded once, :data:`QUERY_COLUMNS` touched by
+    the cheapest aggregate, plus each query's work beyond decoding its own columns), decoded
+    per partition into Arrow with each query over it, and :data:`FUSED`."""
+    import duckdb
+
+    from engine.api import Engine
+
+    engine = Engine.open(data_dir)
+    try:
+        files = sorted(f for t in engine.plan(AGGREGATES[0].format(t=table)).tasks
+                       if t.scan is not None for f in t.scan.files)
+    finally:
+        engine.close()
+    con = duckdb.connect(config={"threads": threads})
+    union = sorted(set().union(*QUERY_COLUMNS))
+
+    def best(fn: Any) -> tuple[float, float]:
+        runs = []
+        for _ in range(repeats + 1):  # the first warms the cache
+            began, cpu = time.perf_counter(), time.process_time()
+            fn()
+            runs.append((time.perf_counter() - began, time.process_time() - cpu))
+        return min(runs[1:], key=lambda r: r[1])
+
+    def run(sql: str) -> Any:
+        with con.cursor() as cursor:
+            return cursor.read_parquet(files).query("t", sql).to_arrow_table()
+
+    def at_once() -> None:
+        clients = [threading.Thread(target=run, args=(q.format(t="t"),)) for q in AGGREGATES]
+        for client in clients:
+            client.start()
+        for client in clients:
+            client.join()
+
+    def decoded_once() -> None:
+        with con.cursor() as cursor:
+            for path in files:
+                part = cursor.read_parquet(path).project(
+                    ", ".join(f'"{c}"' for c in union)).to_arrow_table()
+                for q in AGGREGATES:
+                    cursor.from_arrow(part).query("t", q.format(t="t")).to_arrow_table()
+
+    try:
+        alone = [best(lambda q=q: run(q.format(t="t"))) for q in AGGREGATES]
+        touched = [best(lambda c=c: run(touch_sql(c))) for c in QUERY_COLUMNS]
+        touched_union = best(lambda: run(touch_sql(union)))
+        together = best(at_once)
+        decoded = best(decoded_once)
+        fused = best(lambda: run(FUSED.format(t="t")))
+        check = run(FUSED.format(t="t"))
+        first_answer = run(AGGREGATES[0].format(t="t"))
+    finally:
+        con.close()
+    assert sum(check.column("n").to_pylist()) == sum(first_answer.column("n").to_pylist())
+    work = [max(0.0, a[1] - t[1]) for a, t in zip(alone, touched, strict=True)]
+    return {
+        "files": len(files), "threads": threads, "union": union,
+        "alone_s": [round(w, 3) for w, _ in alone],
+        "alone_cpu_s": [round(c, 3) for _, c in alone],
+        "touch_cpu_s": [round(c, 3) for _, c in touched],
+        "touch_union_cpu_s": round(touched_union[1], 3),
+        "ideal_cpu_s": round(touched_union[1] + sum(work), 3),
+        "sum_alone_s": round(sum(w for w, _ in alone), 3),
+        "sum_alone_cpu_s": round(sum(c for _, c in alone), 3),
+        "together_s": round(together[0], 3), "together_cpu_s": round(together[1], 3),
+        "decoded_once_s": round(decoded[0], 3), "decoded_once_cpu_s": round(decoded[1], 3),
+        "fused_s": round(fused[0], 3), "fused_cpu_s": round(fused[1], 3),
+    }
+
+
+def touch_sql(columns: Sequence[str]) -> str:
+    """The cheapest aggregate that decodes every value of ``columns`` (their minima)."""
+    return "SELECT " + ", ".join(f'MIN("{c}")' for c in columns) + " FROM t"
+
+
+def ceiling_markdown(c: dict[str, Any]) -> list[str]:
+    """The ceiling as Markdown lines."""
+    lines = [f"DuckDB alone on the published files ({c['files']} files, {c['threads']} threads, "
+             "no engine; best of the repeats by CPU):", "",
+             "| what | wall (s) | CPU s | CPU / query 1 alone |", "| --- | ---: | ---: | ---: |"]
+    first = c["alone_cpu_s"][0]
+    rows = [(f"(a) query {i + 1} alone", w, cpu)
+            for i, (w, cpu) in enumerate(zip(c["alone_s"], c["alone_cpu_s"], strict=True))]
+    rows += [(f"decode query {i + 1}'s columns only ({', '.join(cols)}: their MIN)", None, cpu)
+             for i, (cols, cpu) in enumerate(zip(QUERY_COLUMNS, c["touch_cpu_s"], strict=True))]
+    rows += [
+        (f"decode the union only ({len(c['union'])} columns: their MIN)", None,
+         c["touch_union_cpu_s"]),
+        ("(b) the four, one after another", c["sum_alone_s"], c["sum_alone_cpu_s"]),
+        ("(b') the four at once (four cursors)", c["together_s"], c["together_cpu_s"]),
+        ("(c0) ideal sharing: the union decoded once + each query's work beyond decoding its "
+         "columns (a - its decode)", None, c["ideal_cpu_s"]),
+        ("(c1) the union decoded once per partition into Arrow, each query over it",
+         c["decoded_once_s"], c["decoded_once_cpu_s"]),
+        ("(c2) one statement, the four side by side (`FUSED`)", c["fused_s"], c["fused_cpu_s"]),
+    ]
+    for label, wall, cpu in rows:
+        shown = "" if wall is None else f"{wall:.3f}"
+        lines.append(f"| {label} | {shown} | {cpu:.3f} | {cpu / first:.2f} |")
+    return lines
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, help="an existing data directory")
@@ -361,8 +496,15 @@ def main() -> None:
                         help="drop the page cache before every timed run (root only)")
     parser.add_argument("--rows-per-task", type=int,
                         help="EngineOptions.rows_per_task (default: the engine's)")
+    parser.add_argument("--step-mb", type=int,
+                        help="the shared scans' step size in MB (default: the scheduler's): "
+                             "at 20M rows, --rows-per-task 10000000 --step-mb 100 makes one "
+                             "scan alone ride in steps, as at a billion rows")
     parser.add_argument("--profile", action="store_true",
                         help="also measure where a shared step's CPU time goes")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="also measure the four queries through DuckDB alone, and the "
+                             "least CPU that sharing their decoding could cost")
     parser.add_argument("--out", type=Path, default=RESULTS / "shared_scan.json")
     args = parser.parse_args()
     if (args.data_dir is None) == (args.rows is None):
@@ -377,9 +519,12 @@ def main() -> None:
         data_dir = build_synthetic(args.rows, scratch) if scratch else args.data_dir
         table = args.table or SYNTHETIC_TABLE
         measured = measure(data_dir, table, clients=args.clients, repeats=args.repeats,
-                           cold=args.cold, rows_per_task=args.rows_per_task)
+                           cold=args.cold, rows_per_task=args.rows_per_task,
+                           step_mb=args.step_mb)
         profiled = (profile(data_dir, table, clients=args.clients, repeats=args.repeats)
                     if args.profile else None)
+        ceiled = (ceiling(data_dir, table, repeats=args.repeats, threads=os.cpu_count() or 2)
+                  if args.ceiling else None)
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -394,6 +539,8 @@ def main() -> None:
     }
     if profiled is not None:
         results["profile"] = profiled
+    if ceiled is not None:
+        results["ceiling"] = ceiled
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1) + "\n")
     args.out.with_suffix(".md").write_text(markdown(results))

@@ -4,6 +4,7 @@ dask workers and in-process: the same rows as from the local folder it was uploa
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,9 @@ QUERIES = [  # margins and joins read the same way; the local differential suite
     "SELECT TOP 7 id, dec FROM sky.object ORDER BY dec DESC, id",
 ]
 BUCKET = "qsa-test"
+# The engine mirrors a catalog's metadata under the system temp folder, keyed by its URL: a
+# prefix of its own keeps concurrent runs (xdist workers, other checkouts) off each other's.
+CATALOG = f"cat-{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +57,8 @@ def catalog(tmp_path_factory: pytest.TempPathFactory, s3) -> Iterator[tuple[Path
     ingest_files(root / "data", "sky.object", [root / "obj.parquet"], ra="ra", dec="dec",
                  id_column="id", max_rows_per_partition=1000, progress=False)
     fs = s3fs.S3FileSystem(**s3)
-    fs.put(str(root / "data" / "tables"), f"{BUCKET}/cat/tables", recursive=True)
-    url = f"s3://{BUCKET}/cat"
+    fs.put(str(root / "data" / "tables"), f"{BUCKET}/{CATALOG}/tables", recursive=True)
+    url = f"s3://{BUCKET}/{CATALOG}"
     yield root / "data", url
     from engine.storage import mirror_metadata
 
@@ -102,7 +106,7 @@ def test_url_database_reads_only_the_catalog_prefix(catalog, s3) -> None:
     location = mirror_metadata(url, s3)
     con = open_url_database(location)
     fs = s3fs.S3FileSystem(**s3)
-    inside = fs.find(f"{BUCKET}/cat/tables")[0]
+    inside = fs.find(f"{BUCKET}/{CATALOG}/tables")[0]
     fs.copy(inside, f"{BUCKET}/elsewhere/x.parquet")
     for outside in (f"s3://{BUCKET}/elsewhere/x.parquet", "/etc/passwd"):
         with pytest.raises(duckdb.PermissionException):

@@ -59,6 +59,7 @@ def _stats(samples_s: list[float]) -> dict[str, float]:
     ms = sorted(s * 1000 for s in samples_s)
     p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
     return {"median_ms": round(statistics.median(ms), 2), "p95_ms": round(p95, 2),
+            "mean_ms": round(statistics.fmean(ms), 2),
             "min_ms": round(ms[0], 2), "runs": len(ms)}
 
 
@@ -296,7 +297,9 @@ def _markdown(r: dict) -> str:  # type: ignore[type-arg]
     lines += ["", f"Load: {load['clients']} concurrent clients for {load['seconds']} s "
               f"(mix of the four queries): {load['requests']} requests, "
               f"{load['throughput_rps']} req/s, median {load['median_ms']} ms, "
-              f"p95 {load['p95_ms']} ms, errors {load['errors']} (a response is an error "
+              f"mean {load['mean_ms']} ms, "
+              f"p95 {load['p95_ms']} ms (p95/mean {load['p95_ms'] / load['mean_ms']:.2f}), "
+              f"errors {load['errors']} (a response is an error "
               "unless it is the same bytes as the query's first answer). CPU per request: "
               f"server {load['server_cpu_ms_per_request']} ms (all its processes), load "
               f"generator {load['client_cpu_ms_per_request']} ms. Load average (1/5/15 min) "
@@ -304,9 +307,10 @@ def _markdown(r: dict) -> str:  # type: ignore[type-arg]
     if (r.get("tree") and Path(r["tree"]) != ROOT) or r.get("server_env"):
         lines += [f"Server source tree {r.get('tree')}, environment {r.get('server_env')}.", ""]
     lines += ["Under load, per query kind (ms):", "",
-              "| query | requests | median | p95 |", "| --- | --- | --- | --- |"]
+              "| query | requests | median | mean | p95 |", "| --- | --- | --- | --- | --- |"]
     for name, st in load.get("by_kind", {}).items():
-        lines.append(f"| {name} | {st['runs']} | {st['median_ms']} | {st['p95_ms']} |")
+        lines.append(f"| {name} | {st['runs']} | {st['median_ms']} | {st['mean_ms']} | "
+                     f"{st['p95_ms']} |")
     lines.append("")
     return "\n".join(lines)
 

@@ -269,8 +269,6 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["", *profile_markdown(results["profile"])]
     if "ceiling" in results:
         lines += ["", *ceiling_markdown(results["ceiling"])]
-    if "lone_parts" in results:
-        lines += ["", *lone_parts_markdown(results["lone_parts"])]
     return "\n".join(lines) + "\n"
 
 
@@ -489,48 +487,6 @@ def ceiling_markdown(c: dict[str, Any]) -> list[str]:
         lines.append(f"| {label} | {shown} | {cpu:.3f} | {cpu / first:.2f} |")
     return lines
 
-def lone_parts(data_dir: Path, table: str, *, repeats: int, rows_per_task: int | None,
-               step_mb: int | None) -> dict[str, Any]:
-    """Query 1 alone, in turns: shared scans off; on, each step one statement (as before
-    commit 95a3858); on, each step in parts side by side (now). Medians of wall and CPU s."""
-    from engine.api import Engine, EngineOptions
-
-    adql = AGGREGATES[0].format(t=table)
-    off = Engine.open(data_dir, EngineOptions(shared_scans=False, rows_per_task=rows_per_task))
-    on = Engine.open(data_dir, EngineOptions(shared_scans=True, rows_per_task=rows_per_task))
-    scans = on._executor.scans  # type: ignore[union-attr]
-    if step_mb is not None:
-        scans.step_bytes = step_mb * 2**20
-    modes = {"shared off": (off, False), "shared on, one statement a step (before)": (on, True),
-             "shared on, parts side by side (now)": (on, False)}
-    got: dict[str, list[tuple[float, float]]] = {m: [] for m in modes}
-    try:
-        for i in range(repeats + 1):  # the first is a warm-up
-            for mode in (list(modes) if i % 2 == 0 else list(reversed(modes))):
-                engine, one_statement = modes[mode]
-                if one_statement:
-                    scans.parts_per_rider = lambda riders: 1
-                else:
-                    vars(scans).pop("parts_per_rider", None)  # the scheduler's own
-                wall, cpu, _ = run_once(engine, [adql], cold=False)
-                if i:
-                    got[mode].append((wall, cpu))
-    finally:
-        off.close()
-        on.close()
-    return {m: {"wall_s": round(statistics.median(w for w, _ in runs), 4),
-                "cpu_s": round(statistics.median(c for _, c in runs), 4)}
-            for m, runs in got.items()}
-
-
-def lone_parts_markdown(r: dict[str, Any]) -> list[str]:
-    """The lone-rider comparison as Markdown lines."""
-    lines = ["Query 1 alone, in turns (medians):", "", "| mode | wall (s) | CPU s |",
-             "| --- | ---: | ---: |"]
-    lines += [f"| {m} | {v['wall_s']:.3f} | {v['cpu_s']:.3f} |" for m, v in r.items()]
-    return lines
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, help="an existing data directory")
@@ -546,9 +502,6 @@ def main() -> None:
                         help="the shared scans' step size in MB (default: the scheduler's): "
                              "at 20M rows, --rows-per-task 10000000 --step-mb 100 makes one "
                              "scan alone ride in steps, as at a billion rows")
-    parser.add_argument("--lone-parts", action="store_true",
-                        help="also time query 1 alone with each shared step run as one "
-                             "statement (before) and in parts side by side (now)")
     parser.add_argument("--profile", action="store_true",
                         help="also measure where a shared step's CPU time goes")
     parser.add_argument("--ceiling", action="store_true",
@@ -572,9 +525,6 @@ def main() -> None:
                            step_mb=args.step_mb)
         profiled = (profile(data_dir, table, clients=args.clients, repeats=args.repeats)
                     if args.profile else None)
-        parts = (lone_parts(data_dir, table, repeats=args.repeats,
-                            rows_per_task=args.rows_per_task, step_mb=args.step_mb)
-                 if args.lone_parts else None)
         ceiled = (ceiling(data_dir, table, repeats=args.repeats, threads=os.cpu_count() or 2)
                   if args.ceiling else None)
     finally:
@@ -593,8 +543,6 @@ def main() -> None:
         results["profile"] = profiled
     if ceiled is not None:
         results["ceiling"] = ceiled
-    if parts is not None:
-        results["lone_parts"] = parts
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1) + "\n")
     args.out.with_suffix(".md").write_text(markdown(results))

@@ -75,9 +75,6 @@ class ScanStep:
     """Ids of the queries that ran on these rows (one read for all of them)."""
     whole_task: bool
     """A lone rider's task run by its own SQL (not a shared read)."""
-    parts: int = 1
-    """Statements each rider's SQL ran as, over parts of the files side by side (more than
-    one when fewer riders than workers ride the step)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,25 +414,17 @@ class _Elevator:
             return None
 
     def _serve(self, step: _Step) -> None:
-        """Run every rider's SQL over the step's files (just read), side by side; with fewer
-        riders than workers, each rider's over parts of the files side by side.
-
-        One statement at a time over a lone rider's step left a core idle at each
-        statement's start and end (DuckDB spreads one statement over the cores only while
-        its scan lasts), which made one scan alone slower with shared scans on than off.
-        """
+        """Run every rider's SQL over the step's files (just read), side by side."""
         riders = [r for r in step.riders
                   if not r.stopped() and all(r.needs(f) for f in step.files)]
-        parts = split_files(step.files, self.scheduler.parts_per_rider(len(riders)))
-        runs = [(r, part) for r in riders for part in parts]
 
-        def ride(rider: _Rider, files: tuple[str, ...]) -> None:
-            self._ride(rider, files)
-            self._finish(rider)  # merges or ends once the rider's last part is done
+        def ride(rider: _Rider) -> None:
+            self._ride(rider, step.files)
+            self._finish(rider)
 
-        others = [self.scheduler.pool.submit(ride, r, part) for r, part in runs[1:]]
-        if runs:
-            ride(*runs[0])  # one here: a thread hand-off less a step
+        others = [self.scheduler.pool.submit(ride, r) for r in riders[1:]]
+        if riders:
+            ride(riders[0])  # one here: a thread hand-off less a step
         for done in others:
             done.result()
 
@@ -631,16 +620,9 @@ class ScanScheduler:
     def record(self, table: str, step: _Step) -> None:
         """Log ``step`` (under :attr:`cond`)."""
         self._step_count += 1
-        riders = tuple(r.ident for r in step.riders if not r.stopped())
-        parts = 1 if step.tasks else len(split_files(step.files, self.parts_per_rider(
-            len(riders))))
-        self._steps.append(ScanStep(table, step.files, riders, bool(step.tasks), parts))
-
-    def parts_per_rider(self, riders: int) -> int:
-        """Statements each of ``riders`` runs a step as: the workers shared among them, so
-        that a lone rider keeps every worker busy, as the unshared path does by running
-        ``workers`` tasks at once."""
-        return max(1, self.workers // max(1, riders))
+        self._steps.append(ScanStep(table, step.files,
+                                    tuple(r.ident for r in step.riders if not r.stopped()),
+                                    bool(step.tasks)))
 
     # -- instrumentation and control --------------------------------------------------
     def stats(self) -> ScanStats:
@@ -689,24 +671,6 @@ class ScanCursor(TaskCursor):
 
     def _start(self, batch_rows: int) -> pa.RecordBatchReader:
         return self.relation.to_arrow_reader(batch_rows)
-
-
-def split_files(files: Sequence[str], parts: int) -> list[tuple[str, ...]]:
-    """``files`` in at most ``parts`` runs of consecutive files, as even as can be.
-
-    >>> split_files(["a", "b", "c", "d", "e"], 2)
-    [('a', 'b', 'c'), ('d', 'e')]
-    >>> split_files(["a"], 2)
-    [('a',)]
-    """
-    count = max(1, min(parts, len(files)))
-    size, extra = divmod(len(files), count)
-    runs, start = [], 0
-    for k in range(count):
-        end = start + size + (k < extra)
-        runs.append(tuple(files[start:end]))
-        start = end
-    return runs
 
 
 def column_ranges(path: str, columns: Sequence[str]) -> list[tuple[int, int]]:

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tap_service.admission import AdmissionGate, default_slots
+from tap_service.admission import AdmissionGate, cpu_share, default_slots
 from tap_service.auth import TokenAuth
 from tap_service.config import TapSettings
 from tap_service.context import TapContext
@@ -38,7 +38,7 @@ def open_engine(settings: TapSettings) -> Engine:
 
     options = EngineOptions()
     if settings.engine_threads or settings.processes > 1:
-        threads = settings.engine_threads or default_slots(settings.processes)
+        threads = settings.engine_threads or cpu_share(settings.processes)
         options = dataclasses.replace(options, workers=threads)
     if settings.dask_address:
         options = dataclasses.replace(options, dask_address=settings.dask_address)

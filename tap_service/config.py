@@ -152,7 +152,8 @@ class TapSettings(BaseSettings):
     sync_slots: int | None = Field(
         None,
         description="Synchronous queries each service process runs at once; the others wait "
-        "their turn, first come first served. None: the CPUs shared out among PROCESSES.",
+        "their turn, first come first served. None: two per CPU of the process's share "
+        "(the CPUs shared out among PROCESSES).",
         ge=1,
     )
     sync_queue_patience: Duration = Field(

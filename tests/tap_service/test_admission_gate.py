@@ -97,11 +97,11 @@ def test_a_slot_handed_to_a_waiter_cancelled_at_that_moment_passes_on():
     assert running == 0
 
 
-def test_slots_are_the_cpus_shared_out_among_the_processes():
-    assert default_slots(1, cpus=2) == 2
-    assert default_slots(2, cpus=2) == 1
-    assert default_slots(4, cpus=2) == 1
-    assert default_slots(2, cpus=16) == 8
+def test_slots_are_two_per_cpu_of_each_process_share():
+    assert default_slots(1, cpus=2) == 4
+    assert default_slots(2, cpus=2) == 2
+    assert default_slots(4, cpus=2) == 2
+    assert default_slots(2, cpus=16) == 16
 
 
 @pytest.mark.parametrize(("slots", "patience", "match"), [

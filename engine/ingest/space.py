@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 from engine.catalog import PARTITION_ROW_GROUP_ROWS
 from engine.errors import IngestError
 from engine.ingest.readers import file_format
-from engine.ingest.workers import final_write_options
+from engine.ingest.workers import partition_write_options
 from engine.sky.healpix import SPATIAL_INDEX_COLUMN, spatial_index
 
 PARQUET_EQUIVALENT: dict[str, float] = {
@@ -106,9 +106,10 @@ def estimate_stream_bytes(sample: pa.RecordBatch, nrows: int, ra: str | None,
                           dec: str | None) -> int:
     """Estimate the disk a stream of ``nrows`` rows needs from a sample batch of it.
 
-    The sample is written as a published partition would be (sorted by ``_healpix_29``,
-    the same encodings); its bytes per row times ``nrows`` times
-    :data:`STREAM_PEAK_FACTOR`. 0 for an empty sample.
+    The sample is written as a published partition is (sorted by ``_healpix_29``, with
+    :func:`~engine.ingest.workers.partition_write_options`: the same encodings and page
+    index); its bytes per row times ``nrows`` times :data:`STREAM_PEAK_FACTOR`.
+    0 for an empty sample.
 
     Examples
     --------
@@ -130,8 +131,7 @@ def estimate_stream_bytes(sample: pa.RecordBatch, nrows: int, ra: str | None,
         table = table.take(pa.array(order)).add_column(
             0, SPATIAL_INDEX_COLUMN, pa.array(hpix[order], pa.int64()))
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, row_group_size=PARTITION_ROW_GROUP_ROWS,
-                   **final_write_options(table.schema, table))
+    pq.write_table(table, sink, **partition_write_options(table.schema, table))
     per_row = sink.getvalue().size / table.num_rows
     pa.default_memory_pool().release_unused()
     return int(per_row * nrows * STREAM_PEAK_FACTOR)

@@ -90,6 +90,18 @@ DICTIONARY_MAX_SHARE = 0.125
 share of the rows (flags, bands, small codes); otherwise it is delta-encoded."""
 
 
+def partition_write_options(schema: pa.Schema, table: pa.Table | None = None) -> dict[str, Any]:
+    """Return every ``pq.write_table`` option of a published partition file.
+
+    :func:`final_write_options` plus the row groups of :data:`PARTITION_ROW_GROUP_ROWS`
+    rows and a page index over pages of :data:`PARTITION_PAGE_ROWS` rows. The partition
+    writer and the disk estimate's sample (:mod:`engine.ingest.space`) both use it, so
+    the estimate counts the page index's bytes too.
+    """
+    return {"row_group_size": PARTITION_ROW_GROUP_ROWS, "write_page_index": True,
+            "max_rows_per_page": PARTITION_PAGE_ROWS, **final_write_options(schema, table)}
+
+
 def final_write_options(schema: pa.Schema, table: pa.Table | None = None) -> dict[str, Any]:
     """Parquet options of published files: snappy, each column in the encoding that suits it.
 
@@ -504,9 +516,7 @@ def _write_partition(job: PartitionGroupJob, part: PartitionOut, table: pa.Table
                      pmap: PartitionMap | None) -> list[tuple[int, str, int]]:
     """Write one partition's rows (sorted) and the margin shards it sends; return those."""
     Path(part.out_path).parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, part.out_path, row_group_size=PARTITION_ROW_GROUP_ROWS,
-                   write_page_index=True, max_rows_per_page=PARTITION_PAGE_ROWS,
-                   **final_write_options(job.schema, table))
+    pq.write_table(table, part.out_path, **partition_write_options(job.schema, table))
     shards: list[tuple[int, str, int]] = []
     if pmap is None or not (job.margin_dir and job.ra and job.dec and table.num_rows):
         return shards

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from engine.adql.walk import find_all_dfs
+
 
 def table_refs(tree: exp.Expr) -> list[exp.Table]:
     """Return every table reference in ``tree`` (subqueries included), excluding CTE names.
@@ -25,9 +27,10 @@ def table_refs(tree: exp.Expr) -> list[exp.Table]:
     >>> [t.sql() for t in table_refs(parse_adql(q))]
     ['dp1.object AS o', 'dp1.source']
     """
-    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+    found = find_all_dfs(tree, (exp.CTE, exp.Table))  # one walk for both
+    ctes = {cte.alias_or_name for cte in found if isinstance(cte, exp.CTE)}
     return [
         t
-        for t in tree.find_all(exp.Table, bfs=False)
-        if not (not t.db and t.name in ctes)
+        for t in found
+        if isinstance(t, exp.Table) and not (not t.db and t.name in ctes)
     ]

@@ -18,6 +18,7 @@ from engine.adql.lexicon import (  # noqa: F401 - MAX_NESTING_DEPTH is re-export
 )
 from engine.adql.templates import ParseTemplates
 from engine.adql.validate import ADQL_RESERVED, snippet, validate
+from engine.adql.walk import all_nodes, find_all
 from engine.errors import AdqlError, AdqlSyntaxError
 
 MAX_QUERY_CHARS = 1_000_000
@@ -261,7 +262,7 @@ def _merge_adjacent_strings(tree: exp.Expr) -> None:
 
 
 def _normalize(tree: exp.Expr) -> None:
-    for setop in list(tree.find_all(exp.SetOperation)):
+    for setop in find_all(tree, exp.SetOperation):
         for key in ("this", "expression"):
             operand = setop.args.get(key)
             if (
@@ -270,7 +271,7 @@ def _normalize(tree: exp.Expr) -> None:
                 and not operand.alias
             ):
                 setop.set(key, operand.this)
-    for node in tree.walk():
+    for node in all_nodes(tree):
         node.comments = None
         if isinstance(node, exp.Identifier) and not node.quoted:
             node.set("this", node.name.lower())

@@ -10,6 +10,7 @@ from sqlglot import exp
 
 from engine.adql import nodes
 from engine.adql.nodes import constant_value, geometry_xtype
+from engine.adql.walk import find_all
 from engine.errors import AdqlError, UnsupportedQueryError
 
 __all__ = ["UnitLookup", "geometry_xtype", "to_duckdb"]
@@ -75,7 +76,7 @@ def to_duckdb(tree: exp.Query, *, units: UnitLookup | None = None,
     'SELECT "ra" FROM "t" LIMIT 2'
     """
     out = _Translator(units).visit(tree.copy() if copy else tree)
-    for ident in out.find_all(exp.Identifier):
+    for ident in find_all(out, exp.Identifier):
         ident.set("quoted", True)
     return out  # type: ignore[return-value]
 

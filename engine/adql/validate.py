@@ -15,6 +15,7 @@ from engine.adql.grammar import (
     JOIN_SIDES,
     construct_name,
 )
+from engine.adql.walk import all_nodes
 from engine.errors import AdqlError, AdqlSyntaxError, UnsupportedQueryError, suggest
 
 _RESERVED_TEXT = """
@@ -182,7 +183,7 @@ def validate(tree: exp.Expr, text: str = "") -> None:
             "write SELECT ... FROM ..."
         )
     try:
-        for node in tree.walk():
+        for node in all_nodes(tree):
             _check_node(node, tree)
     except _Invalid as exc:
         line, col = _keyword_position(text, exc.keyword) or (exc.line, exc.col)

@@ -17,6 +17,7 @@ from sqlglot import exp
 
 from engine.adql.parse import parse_adql
 from engine.adql.translate import to_duckdb
+from engine.adql.walk import find_all
 from engine.catalog import ColumnInfo, PublishedTable, TableKind
 from engine.plan import QueryPlan, ResultColumn
 from engine.planning import constraints
@@ -113,7 +114,7 @@ def _blocker(duck: exp.Expr, refs: list[TableRef], sources: Sources) -> str | No
             return ("its partitioned tables are read in subqueries or WITH, not in the "
                     "top FROM")
         return "it reads no partitioned table"
-    nodes = sum(1 for t in duck.find_all(exp.Table)
+    nodes = sum(1 for t in find_all(duck, exp.Table)
                 if table_key(t) in sources and sources[table_key(t)].partitioned)
     if len(partitioned) != len({id(r.source) for r in top}) or len(top) != nodes:
         return ("a partitioned table is also read in a subquery or WITH (a chunk task would "

@@ -9,12 +9,16 @@ constrains the table (so DuckDB skips row groups), and listing the table's colum
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import pyarrow as pa
+import sqlglot
 from sqlglot import exp
 
+from engine.adql.walk import find_all
 from engine.catalog import ColumnInfo, Partition, PublishedTable, TableKind, TableManifest
 from engine.sky.healpix import SPATIAL_INDEX_COLUMN
 
@@ -169,6 +173,86 @@ def relation(source: TableSource, partitions: Sequence[Partition] | None = None,
     return query
 
 
+def relation_sql(source: TableSource, partitions: Sequence[Partition] | None = None, *,
+                 ranges: Sequence[tuple[int, int]] | None = None,
+                 bounds: tuple[str, float, float] | None = None,
+                 window: tuple[str, float, float] | None = None) -> str:
+    """The DuckDB SQL of :func:`relation` (same arguments, no ``margins`` or ``extra``),
+    written as text: the text sqlglot's generator gives for that tree, at a fraction of the
+    cost (generating the tree of a cone's relation was a fifth of its planning).
+
+    Examples
+    --------
+    >>> src = TableSource("s.t", (ColumnInfo("id", "int64"),), memory=pa.table({"id": [1]}))
+    >>> relation_sql(src) == relation(src).sql(dialect="duckdb")
+    True
+    """
+    columns = ", ".join(_quoted(c.name) for c in source.columns)
+    if source.memory is not None:
+        return f"SELECT {columns} FROM {_quoted(source.memory_name)}"
+    manifest = source.manifest
+    assert manifest is not None and source.published is not None
+    if manifest.kind == TableKind.REGULAR:
+        paths = [str(source.published.resolve(f)) for f in manifest.regular_files]
+    else:
+        paths = source.files(manifest.partitions if partitions is None else partitions)
+    if not paths:
+        return _empty(source.columns).sql(dialect="duckdb")
+    scan = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
+    conditions: list[tuple[str, bool]] = []  # (text, whether a connector: AND, OR)
+    if ranges is not None:
+        col = _quoted(SPATIAL_INDEX_COLUMN)
+        parts = [f"{col} >= {lo} AND {col} < {hi}" for lo, hi in ranges]
+        if len(parts) > 1:
+            parts = [f"({part})" for part in parts]
+        conditions.append((" OR ".join(parts) if parts else "FALSE", bool(parts)))
+    if bounds is not None:
+        name, low, high = bounds
+        conditions.append((f"{_quoted(name)} BETWEEN {_number(low)} AND {_number(high)}",
+                           False))
+    if window is not None:
+        name, start, width = window
+        conditions.append((f"FMOD({_quoted(name)} - {_number(start)} + 720, 360) <= "
+                           f"{_number(width)}", False))
+    sql = f"SELECT {columns} FROM READ_PARQUET([{scan}])"
+    if not conditions:
+        return sql
+    where, connector = conditions[0]
+    for text, joined in conditions[1:]:
+        # sqlglot's Select.where() ANDs each condition on, parenthesising connectors.
+        where = f"{_paren(where, connector)} AND {_paren(text, joined)}"
+        connector = True
+    return f"{sql} WHERE {where}"
+
+
+def _quoted(name: str) -> str:
+    """A DuckDB quoted identifier, as sqlglot writes it."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _number(value: float) -> str:
+    """``exp.Literal.number(repr(value))`` as sqlglot writes it: a negative number is the
+    negation of its magnitude read as a Decimal (``-1e+16`` is written ``-1E+16``)."""
+    text = repr(value)
+    try:
+        parsed: int | Decimal = int(text)
+    except ValueError:
+        parsed = Decimal(text)
+    try:
+        return f"-{abs(parsed)}" if parsed < 0 else text
+    except ArithmeticError:  # NaN does not compare: sqlglot keeps its text
+        return text
+
+
+def _paren(text: str, connector: bool) -> str:
+    return f"({text})" if connector else text
+
+
+def substitute_sql(table: exp.Table, sql: str) -> str:
+    """The SQL of :func:`substitute` for a relation given as text."""
+    return f"({sql}) AS {_quoted(table.alias or table.name)}"
+
+
 def substitute(table: exp.Table, select: exp.Expr) -> exp.Expr:
     """Return the subquery replacing ``table`` in the tree (keeping its alias)."""
     alias = table.alias or table.name
@@ -184,29 +268,59 @@ def bind_tables(tree: exp.Expr, bind: Callable[[exp.Table], exp.Expr]) -> exp.Ex
     return copy
 
 
-def bound_sql(tree: exp.Expr, bind: Callable[[exp.Table], exp.Expr]) -> str:
+def bound_sql(tree: exp.Expr, bind: Callable[[exp.Table], exp.Expr | str]) -> str:
     """The DuckDB SQL of ``tree`` with every table reference replaced by ``bind(table)``.
 
     The SQL of :func:`bind_tables`, without copying the tree: the bound relations are put
     in place for the generator, then the tables are put back, so ``tree`` is left as it
     was (a task a group of chunks reuses one partial tree). Not for a tree that another
     thread reads meanwhile.
+
+    ``bind`` may give the relation as SQL text (:func:`substitute_sql`): a placeholder
+    name stands in the tree and the text replaces it in the generated SQL. Should the
+    placeholder be found other than once (the query's own text holding it), the relation
+    is made a tree from ``bind`` again and the whole SQL generated, so the text never
+    differs from the generator's.
     """
     swapped: list[tuple[exp.Table, exp.Expr]] = []
+    texts: list[tuple[str, str]] = []
     try:
         for table in _bound_tables(tree):
             bound = bind(table)
+            if isinstance(bound, str):
+                marker = f"{_MARKER}{len(texts)}"
+                texts.append((_quoted(marker), bound))
+                bound = exp.Table(this=exp.to_identifier(marker, quoted=True))
             table.replace(bound)
             swapped.append((table, bound))
-        return tree.sql(dialect="duckdb", copy=False)
+        sql = tree.sql(dialect="duckdb", copy=False)
     finally:
         for table, bound in reversed(swapped):
             bound.replace(table)
+    if all(sql.count(marker) == 1 for marker, _ in texts):
+        for marker, text in texts:
+            sql = sql.replace(marker, text, 1)
+        return sql
+    return bound_sql(tree, lambda table: _as_tree(table, bind(table)))
+
+
+_MARKER = f"__bound_{secrets.token_hex(8)}_"
+"""Names the placeholders of relations given as text (random: no query writes it)."""
+
+
+def _as_tree(table: exp.Table, bound: exp.Expr | str) -> exp.Expr:
+    """A relation given as text (``(SELECT ...) AS "t"``) parsed back into a tree."""
+    if not isinstance(bound, str):
+        return bound
+    return exp.Subquery(this=sqlglot.parse_one(bound[1:bound.rindex(") AS ")], read="duckdb"),
+                        alias=exp.TableAlias(this=exp.to_identifier(
+                            table.alias or table.name, quoted=True)))
 
 
 def _bound_tables(tree: exp.Expr) -> list[exp.Table]:
     """The table references of ``tree`` that read a table (not a CTE, not a column's)."""
-    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
-    return [table for table in tree.find_all(exp.Table)
-            if (table.db or table.name not in ctes)
+    found = find_all(tree, (exp.CTE, exp.Table))  # one walk for both
+    ctes = {cte.alias_or_name for cte in found if isinstance(cte, exp.CTE)}
+    return [table for table in found
+            if isinstance(table, exp.Table) and (table.db or table.name not in ctes)
             and not isinstance(table.parent, exp.Column | exp.Dot)]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 
 from engine.adql.nodes import value_metadata
+from engine.adql.walk import find_all
 from engine.catalog import ColumnInfo
 from engine.plan import ResultColumn
 from engine.planning.resolve import Sources, table_key
@@ -73,7 +74,7 @@ def _column_info(col: exp.Column, refs: Sequence[TableRef]) -> ColumnInfo | None
 def unit_lookup(tree: exp.Expr, sources: Sources) -> Callable[[exp.Column], str | None]:
     """Return the function giving a column's unit (for ``IN_UNIT``)."""
     aliases = {(table.alias or table.name).lower(): sources[table_key(table)]
-               for table in tree.find_all(exp.Table) if table_key(table) in sources}
+               for table in find_all(tree, exp.Table) if table_key(table) in sources}
 
     def unit(col: exp.Column) -> str | None:
         candidates = [aliases[col.table.lower()]] if col.table.lower() in aliases else list(
@@ -89,7 +90,7 @@ def unit_lookup(tree: exp.Expr, sources: Sources) -> Callable[[exp.Column], str 
 
 def strip_schema_qualifiers(tree: exp.Expr) -> None:
     """``schema.table.col`` -> ``table.col`` (bindings alias tables by their bare name)."""
-    for col in tree.find_all(exp.Column):
+    for col in find_all(tree, exp.Column):
         if col.args.get("db"):
             col.set("db", None)
         if col.args.get("catalog"):

@@ -9,6 +9,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from engine.adql.analyze import table_refs
+from engine.adql.walk import find_all
 from engine.catalog import ColumnInfo, PublishedTable
 from engine.errors import UnknownTableError, suggest
 from engine.planning.bind import TableSource
@@ -71,7 +72,7 @@ def _source(name: str, tables: Mapping[str, PublishedTable],
 
 def memory_names(tree: exp.Expr, sources: Sources) -> tuple[str, ...]:
     """Return the names of the in-memory tables (uploads, TAP_SCHEMA) ``tree`` reads."""
-    names = {sources[table_key(t)].memory_name for t in tree.find_all(exp.Table)
+    names = {sources[table_key(t)].memory_name for t in find_all(tree, exp.Table)
              if table_key(t) in sources and sources[table_key(t)].memory is not None}
     return tuple(sorted(names))
 

@@ -13,7 +13,14 @@ from engine.catalog import Partition, TableKind
 from engine.plan import SCAN_RELATION, ChunkTask, QueryPlan, ScanShare
 from engine.planning import constraints
 from engine.planning.analysis import Analysis, TableRef
-from engine.planning.bind import TableSource, bound_sql, relation, substitute
+from engine.planning.bind import (
+    TableSource,
+    bound_sql,
+    relation,
+    relation_sql,
+    substitute,
+    substitute_sql,
+)
 from engine.planning.chunks import (
     ChunkChooser,
     Ranges,
@@ -92,16 +99,16 @@ def _task(analysis: Analysis, partial: exp.Query, driver: TableRef, group: list[
     if ranges is not None:
         ranges = row_group_ranges(ranges, group)
 
-    def bind(table: exp.Table) -> exp.Expr:
+    def bind(table: exp.Table) -> str:
         source = analysis.sources[table_key(table)]
         if not source.partitioned:
-            return substitute(table, relation(source))
+            return substitute_sql(table, relation_sql(source))
         assert source.manifest is not None
         own = index_of(source.manifest).chunks(chunk_ids)
         band = dec_band(driver) if source is driver.source else None
         window = ra_window(driver) if source is driver.source else None
-        return substitute(table, relation(source, own, ranges=ranges, bounds=band,
-                                          window=window))
+        return substitute_sql(table, relation_sql(source, own, ranges=ranges, bounds=band,
+                                                  window=window))
 
     return ChunkTask(sql=bound_sql(partial, bind),
                      chunks=tuple(p.chunk_id for p in group),

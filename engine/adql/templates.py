@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from copy import deepcopy
 
 from sqlglot import Token, TokenType, exp
 
@@ -27,6 +28,9 @@ MAX_SHAPES = 512
 ShapeKey = tuple[tuple[TokenType, str, tuple[str, ...]], ...]
 
 _POSITION_KEYS = ("line", "col", "start", "end")
+
+_PLAIN = (int, str, bool, float, type(None))
+"""Types of meta values a copy can share (immutable: deepcopy would return them)."""
 
 
 def shape_key(tokens: Sequence[Token]) -> ShapeKey:
@@ -46,17 +50,48 @@ class _Template:
         self.starts = {t.start: i for i, t in enumerate(tokens)}
 
     def bind(self, tokens: Sequence[Token]) -> exp.Expr:
-        """A copy of the tree with the numbers and positions of ``tokens``."""
-        tree = self.tree.copy()
-        for node in tree.walk():
+        """A copy of the tree with the numbers and positions of ``tokens``.
+
+        The copy is sqlglot's ``Expr.copy`` (its ``__deepcopy__``) and the positions and
+        numbers are put in while copying, in one pass instead of a copy and a walk: the
+        bind was a fifth of a small query's parse.
+        """
+        root = self.tree.__class__()
+        stack: list[tuple[exp.Expr, exp.Expr]] = [(self.tree, root)]
+        while stack:
+            node, copy = stack.pop()
+            if node.comments is not None:
+                copy.comments = list(node.comments)
+            if node._type is not None:
+                copy._type = deepcopy(node._type)
+            if node._hash is not None:
+                copy._hash = node._hash
+            for key, value in node.args.items():
+                if isinstance(value, exp.Expr):
+                    stack.append((value, value.__class__()))
+                    copy.set(key, stack[-1][1])
+                elif type(value) is list:
+                    copy.args[key] = []
+                    for item in value:
+                        if isinstance(item, exp.Expr):
+                            stack.append((item, item.__class__()))
+                            copy.append(key, stack[-1][1])
+                        else:
+                            copy.append(key, item)
+                else:
+                    copy.args[key] = value
             meta = node._meta
-            if meta is None or "start" not in meta:
+            if meta is None:
+                continue
+            copy._meta = meta = {k: v if type(v) in _PLAIN else deepcopy(v)
+                                 for k, v in meta.items()}
+            if "start" not in meta:
                 continue
             token = tokens[self.starts[meta["start"]]]
             meta.update(line=token.line, col=token.col, start=token.start, end=token.end)
-            if isinstance(node, exp.Literal) and token.token_type == TokenType.NUMBER:
-                node.set("this", token.text)
-        return tree
+            if isinstance(copy, exp.Literal) and token.token_type == TokenType.NUMBER:
+                copy.set("this", token.text)
+        return root
 
 
 def _template(tree: exp.Expr, tokens: Sequence[Token]) -> _Template | None:

@@ -17,7 +17,7 @@ from engine.plan import PlanOptions
 from engine.planning.analysis import TableRef
 from engine.planning.partition_index import index_of
 from engine.sky.healpix import SPATIAL_INDEX_ORDER
-from engine.sky.regions import ConeRegion, Region, index_ranges
+from engine.sky.regions import ConeRegion, IntArray, Region, coverage_order, pixel_ranges
 
 MAX_INDEX_RANGES = 12
 """Most ``_healpix_29`` ranges put in one scan's filter; coarser ranges beyond that."""
@@ -45,9 +45,10 @@ class ChunkChooser:
         ranges: Ranges | None = None
         placement = placement_region(ref)
         if placement is not None:
-            cov_order, pixels = placement.coverage(index.max_order)
+            coverages = Coverages(placement)
+            cov_order, pixels = coverages.at(index.max_order)
             parts = index.meeting(cov_order, pixels)
-            ranges = bounded_ranges(placement)
+            ranges = bounded_ranges(placement, coverages)
         for indexed, ids in ref.id_lookups:
             index_values = self.id_lookup(indexed, ids)
             if index_values is None:
@@ -140,13 +141,37 @@ def _window_of(cone: ConeRegion) -> tuple[float, float] | None:
     return (cone.ra_deg - half - slack) % 360.0, 2 * (half + slack)
 
 
-def bounded_ranges(region: Region) -> Ranges:
+class Coverages:
+    """A region's coverage at each order asked, each computed once.
+
+    Orders a region computes at the same coarser order (a large cone's, whose coverage is
+    lowered to keep its pixel count down) share one healpy call: a 1 deg cone's ranges
+    asked for the same pixels five times. Made for one plan (a cache across queries would
+    only flatter a benchmark repeating one cone).
+    """
+
+    def __init__(self, region: Region) -> None:
+        self.region = region
+        self._found: dict[int, tuple[int, IntArray]] = {}
+
+    def at(self, order: int) -> tuple[int, IntArray]:
+        """``region.coverage(order)``."""
+        used = coverage_order(self.region, order)
+        if used is None:
+            return self.region.coverage(order)
+        if used not in self._found:
+            self._found[used] = self.region.coverage(order)
+        return self._found[used]
+
+
+def bounded_ranges(region: Region, coverages: Coverages | None = None) -> Ranges:
     """Index ranges covering ``region``, at the finest order giving few enough of them."""
+    coverages = coverages or Coverages(region)
     for order in range(18, -1, -2):
-        ranges = index_ranges(region, order)
+        ranges = pixel_ranges(*coverages.at(order))
         if len(ranges) <= MAX_INDEX_RANGES:
             return ranges
-    return index_ranges(region, 0)
+    return pixel_ranges(*coverages.at(0))
 
 
 def row_group_ranges(ranges: Ranges, partitions: Sequence[Partition]) -> Ranges:

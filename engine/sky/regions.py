@@ -99,6 +99,14 @@ class ConeRegion:
         found = hp.query_disc(1 << coarse, vec, radius, inclusive=True, nest=True)
         return coarse, np.sort(np.asarray(found, dtype=np.int64))
 
+    def coverage_order(self, order: int) -> int:
+        """The order :meth:`coverage` computes at when asked for ``order``: its pixels
+        depend on nothing else (orders giving the same one give the same pixels)."""
+        radius = np.radians(min(self.radius_deg, 180.0))
+        if radius >= np.pi:
+            return -1  # the whole sky, whatever the order
+        return _coverage_order(order, 2 * np.pi * (1 - np.cos(radius)))
+
     def contains(self, ra_deg: npt.ArrayLike, dec_deg: npt.ArrayLike) -> npt.NDArray[np.bool_]:
         """Return the rows within the radius."""
         dist = angular_distance_deg(self.ra_deg, self.dec_deg, ra_deg, dec_deg)
@@ -234,7 +242,17 @@ def index_ranges(region: Region, order: int) -> list[tuple[int, int]]:
     >>> len(index_ranges(ConeRegion(10.0, 10.0, 0.01), 10)) >= 1
     True
     """
-    order, pixels = region.coverage(order)
+    return pixel_ranges(*region.coverage(order))
+
+
+def pixel_ranges(order: int, pixels: IntArray) -> list[tuple[int, int]]:
+    """Return merged half-open ``_healpix_29`` ranges of sorted NESTED pixels at ``order``.
+
+    Examples
+    --------
+    >>> pixel_ranges(28, np.array([0, 1, 2, 7]))
+    [(0, 12), (28, 32)]
+    """
     if len(pixels) == 0:
         return []
     shift = 2 * (SPATIAL_INDEX_ORDER - order)
@@ -242,6 +260,14 @@ def index_ranges(region: Region, order: int) -> list[tuple[int, int]]:
     starts = pixels[np.concatenate([[0], breaks])]
     ends = pixels[np.concatenate([breaks - 1, [len(pixels) - 1]])] + 1
     return [(int(s) << shift, int(e) << shift) for s, e in zip(starts, ends, strict=True)]
+
+
+def coverage_order(region: Region, order: int) -> int | None:
+    """The order ``region.coverage(order)`` computes at, for a cone or polygon (whose pixels
+    depend on that order alone); None for other regions."""
+    if isinstance(region, PolygonRegion):
+        region = region._bounding_cone()
+    return region.coverage_order(order) if isinstance(region, ConeRegion) else None
 
 
 def overlaps(region_order: int, region_pixels: IntArray, order: int, ipix: int) -> bool:

@@ -57,11 +57,12 @@ class EngineOptions:
     shared_scans: bool = False
     """Let concurrent full scans of one table share their reads (Qserv's shared scans):
     each partition is read once for all the queries scanning it at the time. In-process
-    execution only. Off by default: it saves storage reads, not decoding, and on the
-    2-core development machine four concurrent scans of the billion-row table took 1.21x
-    as long with it as without (bench/results/shared_scan_billion.md), the columns read
-    coming mostly from the page cache either way. Worth turning on where storage, not
-    CPU, limits scans (network storage, tables many times the RAM)."""
+    execution only. Off by default: it saves storage reads, not decoding, so it pays where
+    storage limits scans (network storage, tables larger than the RAM) and costs a little
+    where CPU does. On the 2-core development machine, quiet, four concurrent scans of the
+    billion-row table (37 GB of columns, 24 GiB of RAM) took 0.89x as long with it as
+    without and read 15.3 instead of 27.2 GB; one scan alone took 1.05x as long
+    (bench/results/shared_scan_billion.md)."""
     default_timeout_s: float | None = None
     """Time limit of a query when the caller gives none (None: no limit)."""
     dask_address: str | None = None

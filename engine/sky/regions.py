@@ -90,12 +90,11 @@ class ConeRegion:
 
     def coverage(self, order: int) -> tuple[int, IntArray]:
         """Return the pixels the cap may touch."""
-        radius = np.radians(min(self.radius_deg, 180.0))
-        if radius >= np.pi:
+        coarse = self.coverage_order(order)
+        if coarse < 0:
             return 0, np.arange(12, dtype=np.int64)
-        area = 2 * np.pi * (1 - np.cos(radius))
-        coarse = _coverage_order(order, area)
         vec = unit_vectors(self.ra_deg, self.dec_deg)
+        radius = np.radians(min(self.radius_deg, 180.0))
         found = hp.query_disc(1 << coarse, vec, radius, inclusive=True, nest=True)
         return coarse, np.sort(np.asarray(found, dtype=np.int64))
 
@@ -143,6 +142,10 @@ class PolygonRegion:
     def coverage(self, order: int) -> tuple[int, IntArray]:
         """Return pixels of the polygon's bounding cap (a superset, cheap and safe)."""
         return self._bounding_cone().coverage(order)
+
+    def coverage_order(self, order: int) -> int:
+        """The order :meth:`coverage` computes at: its bounding cap's."""
+        return self._bounding_cone().coverage_order(order)
 
     def contains(self, ra_deg: npt.ArrayLike, dec_deg: npt.ArrayLike) -> npt.NDArray[np.bool_]:
         """Return rows inside the polygon (winding number of the edges seen from each row)."""
@@ -234,17 +237,6 @@ class IntersectionRegion:
         return IntersectionRegion(tuple(p.expanded(margin_deg) for p in self.parts))
 
 
-def index_ranges(region: Region, order: int) -> list[tuple[int, int]]:
-    """Return merged half-open ``_healpix_29`` ranges covering the region at ``order`` or coarser.
-
-    Examples
-    --------
-    >>> len(index_ranges(ConeRegion(10.0, 10.0, 0.01), 10)) >= 1
-    True
-    """
-    return pixel_ranges(*region.coverage(order))
-
-
 def pixel_ranges(order: int, pixels: IntArray) -> list[tuple[int, int]]:
     """Return merged half-open ``_healpix_29`` ranges of sorted NESTED pixels at ``order``.
 
@@ -265,9 +257,9 @@ def pixel_ranges(order: int, pixels: IntArray) -> list[tuple[int, int]]:
 def coverage_order(region: Region, order: int) -> int | None:
     """The order ``region.coverage(order)`` computes at, for a cone or polygon (whose pixels
     depend on that order alone); None for other regions."""
-    if isinstance(region, PolygonRegion):
-        region = region._bounding_cone()
-    return region.coverage_order(order) if isinstance(region, ConeRegion) else None
+    if isinstance(region, ConeRegion | PolygonRegion):
+        return region.coverage_order(order)
+    return None
 
 
 def overlaps(region_order: int, region_pixels: IntArray, order: int, ipix: int) -> bool:
